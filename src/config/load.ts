@@ -1,0 +1,292 @@
+/**
+ * Reading a config: JSON → schema check (ajv, against CONFIG_SCHEMA) → the rules a
+ * schema cannot state → a `Plan`. Every failure is a `ConfigError` naming the file,
+ * the field and the value; nothing runs before the whole config is valid.
+ */
+import { readFile } from 'node:fs/promises';
+import AjvModule, { type ErrorObject } from 'ajv';
+import { parse as parseTolerant, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { ConfigError, closest, show } from '../errors.js';
+import type { Axis, AxisName, Plan, PlanOptimizer } from '../grid.js';
+import { gridSize } from '../grid.js';
+import { OPTIMIZERS, type OptimizerName } from '../optimizers/index.js';
+import { OptionError, PROBLEMS } from '../problems/index.js';
+import { AXIS_NAMES, CONFIG_SCHEMA, WEIGHT_DECAY, type DistributionName } from './schema.js';
+
+const Ajv = AjvModule.default;
+const validateSchema = new Ajv({ allErrors: false, verbose: true, strict: true, allowUnionTypes: true }).compile(
+  CONFIG_SCHEMA,
+);
+
+type AxisValue = number | number[] | { distribution: DistributionName; min: number; max: number };
+
+interface RawConfig {
+  name: string;
+  problem: { name: string } & Record<string, unknown>;
+  optimizers: (OptimizerName | ({ name: OptimizerName } & Partial<Record<AxisName, AxisValue>>))[];
+  steps: number;
+  seeds?: number | number[];
+  trials?: number;
+  search_seed?: number;
+  [axis: string]: unknown;
+}
+
+export interface LoadOptions {
+  /** Refuse configs with more runs than this. */
+  maxRuns?: number;
+}
+
+export const DEFAULT_MAX_RUNS = 10_000_000;
+
+export async function loadConfig(file: string, options: LoadOptions = {}): Promise<Plan> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? String(e));
+    throw new ConfigError(file, '', `cannot read config: ${why}`);
+  }
+  return parseConfig(text, file, options);
+}
+
+/** Validates config text; `file` names it in messages. */
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): Plan {
+  const raw = parseJson(text, file);
+  if (!validateSchema(raw)) throw schemaError(file, validateSchema.errors ?? [], raw);
+  return toPlan(raw as RawConfig, file, options.maxRuns ?? DEFAULT_MAX_RUNS);
+}
+
+function parseJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    const errors: ParseError[] = [];
+    parseTolerant(text, errors, { disallowComments: true, allowTrailingComma: false });
+    const first = errors[0];
+    const at = first ? first.offset : text.length;
+    const before = text.slice(0, at).split('\n');
+    const where = `line ${before.length}, column ${before[before.length - 1].length + 1}`;
+    const what = first ? printParseErrorCode(first.error).replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase() : 'empty file';
+    throw new ConfigError(file, '', `is not valid JSON: ${what} at ${where}`);
+  }
+}
+
+/** "/optimizers/1/lr/2" → "optimizers[1].lr[2]". */
+function fieldName(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let v: any = root;
+  for (const p of pointer.split('/').slice(1)) v = v?.[p];
+  return v;
+}
+
+const COMPARE: Record<string, string> = {
+  minimum: '>=',
+  exclusiveMinimum: '>',
+  maximum: '<=',
+  exclusiveMaximum: '<',
+};
+
+/** Picks the most telling of ajv's errors and phrases it as one line. */
+function schemaError(file: string, errors: ErrorObject[], raw: unknown): ConfigError {
+  const concrete = errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'if');
+  const depth = (e: ErrorObject) => e.instancePath.split('/').length;
+  const deepest = Math.max(...concrete.map(depth));
+  const candidates = concrete.filter((e) => depth(e) === deepest);
+  const err = candidates.find((e) => e.keyword !== 'type') ?? candidates[0] ?? errors[0];
+  const field = fieldName(err.instancePath);
+  const value = valueAt(raw, err.instancePath);
+  const inAnyOf = errors.some((e) => e.keyword === 'anyOf' && e.instancePath === err.instancePath);
+  switch (err.keyword) {
+    case 'additionalProperties': {
+      const key = (err.params as { additionalProperty: string }).additionalProperty;
+      const allowed = Object.keys((err.parentSchema as { properties?: object }).properties ?? {}).filter(
+        (k) => k !== '$schema',
+      );
+      const hint = closest(key, allowed);
+      const where = field ? `${field}.${key}` : key;
+      return new ConfigError(
+        file,
+        where,
+        `is not a known key${hint ? ` (did you mean "${hint}"?)` : ''}; valid keys: ${allowed.join(', ')}`,
+      );
+    }
+    case 'required': {
+      const missing = (err.params as { missingProperty: string }).missingProperty;
+      return new ConfigError(file, field ? `${field}.${missing}` : missing, 'is required');
+    }
+    case 'enum':
+    case 'const': {
+      const allowed = (err.keyword === 'enum' ? err.schema : [err.schema]) as string[];
+      const hint = typeof value === 'string' ? closest(value, allowed) : undefined;
+      return new ConfigError(
+        file,
+        field,
+        `must be one of ${allowed.join(', ')}, got ${show(value)}${hint ? ` (did you mean "${hint}"?)` : ''}`,
+      );
+    }
+    case 'minItems':
+      return new ConfigError(file, field, `must not be empty, got ${show(value)}`);
+    case 'maxItems':
+      return new ConfigError(file, field, `must have at most ${err.schema} items, got ${show(value)}`);
+    case 'minimum':
+    case 'exclusiveMinimum':
+    case 'maximum':
+    case 'exclusiveMaximum':
+      return new ConfigError(file, field, `must be ${COMPARE[err.keyword]} ${err.schema}, got ${show(value)}`);
+    case 'pattern':
+      return new ConfigError(file, field, `must use only letters, digits, '.', '_' and '-', got ${show(value)}`);
+    case 'minLength':
+      return new ConfigError(file, field, `must not be empty, got ${show(value)}`);
+    case 'type':
+      if (inAnyOf) return new ConfigError(file, field, `must be ${describeAnyOf(field)}, got ${show(value)}`);
+      return new ConfigError(file, field, `must be ${article(String(err.schema))}, got ${show(value)}`);
+    default:
+      return new ConfigError(file, field, `${err.message ?? 'is invalid'}, got ${show(value)}`);
+  }
+}
+
+function article(type: string): string {
+  return type === 'integer' || type === 'array' || type === 'object' ? `an ${type}` : `a ${type}`;
+}
+
+function describeAnyOf(field: string): string {
+  if (field === 'seeds') return 'an integer >= 0 or a non-empty list of them';
+  if (/^optimizers\[\d+\]$/.test(field)) return 'an optimizer name or an object {"name": ..., <axis>: ...}';
+  return 'a number, a non-empty list of numbers, or a distribution {"distribution", "min", "max"}';
+}
+
+function toAxis(
+  name: AxisName,
+  value: AxisValue,
+  field: string,
+  file: string,
+  label: string,
+): Axis {
+  if (typeof value === 'number') return { name, kind: 'grid', values: [value] };
+  if (Array.isArray(value)) {
+    const seen = new Set<number>();
+    value.forEach((v, i) => {
+      if (seen.has(v)) throw new ConfigError(file, `${field}[${i}]`, `repeats the value ${v}; each run would be run twice`);
+      seen.add(v);
+    });
+    return { name, kind: 'grid', values: value };
+  }
+  if (!(value.min < value.max))
+    throw new ConfigError(file, `${field}.max`, `must be greater than min (${value.min}), got ${value.max}`);
+  if (value.distribution === 'log-uniform' && !(value.min > 0))
+    throw new ConfigError(file, `${field}.min`, `must be > 0 for a log-uniform distribution, got ${value.min}`);
+  return { name, kind: 'random', distribution: value.distribution, min: value.min, max: value.max, label };
+}
+
+function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
+  const problemDef = PROBLEMS[raw.problem.name];
+  const { name: _problemName, ...problemOptions } = raw.problem;
+  let options: object;
+  try {
+    options = problemDef.resolve(problemOptions);
+  } catch (e) {
+    if (e instanceof OptionError) throw new ConfigError(file, e.field, `must ${e.rule}, got ${show(e.value)}`);
+    throw e;
+  }
+
+  const seeds = raw.seeds === undefined ? [0] : typeof raw.seeds === 'number' ? [raw.seeds] : raw.seeds;
+  seeds.forEach((s, i) => {
+    if (seeds.indexOf(s) !== i) throw new ConfigError(file, `seeds[${i}]`, `repeats the seed ${s}`);
+  });
+
+  const entries = raw.optimizers.map((o) => (typeof o === 'string' ? { name: o } : o));
+  const used = new Set<AxisName>([WEIGHT_DECAY as AxisName]);
+  entries.forEach((entry, i) => {
+    const firstIndex = entries.findIndex((e) => e.name === entry.name);
+    if (firstIndex !== i)
+      throw new ConfigError(
+        file,
+        `optimizers[${i}]`,
+        `repeats "${entry.name}" (also optimizers[${firstIndex}]); give one entry lists of values instead`,
+      );
+    const opt = OPTIMIZERS[entry.name];
+    for (const h of opt.hyper) used.add(h);
+    for (const key of Object.keys(entry)) {
+      if (key !== 'name' && !(opt.hyper as readonly string[]).includes(key) && key !== WEIGHT_DECAY)
+        throw new ConfigError(
+          file,
+          `optimizers[${i}].${key}`,
+          `does not apply: ${entry.name} takes ${[...opt.hyper, WEIGHT_DECAY].join(', ')}`,
+        );
+    }
+  });
+  for (const axis of AXIS_NAMES) {
+    if (raw[axis] !== undefined && !used.has(axis as AxisName)) {
+      const takers = Object.values(OPTIMIZERS)
+        .filter((o) => (o.hyper as readonly string[]).includes(axis))
+        .map((o) => o.name);
+      throw new ConfigError(
+        file,
+        axis,
+        `applies to no optimizer in this sweep (only ${takers.join(', ')} use it), got ${show(raw[axis])}`,
+      );
+    }
+  }
+
+  let random = false;
+  let total = 0;
+  const trials = raw.trials ?? 1;
+  const optimizers: PlanOptimizer[] = entries.map((entry, i) => {
+    const opt = OPTIMIZERS[entry.name];
+    const axes: Axis[] = [];
+    for (const axis of AXIS_NAMES as AxisName[]) {
+      if (axis !== WEIGHT_DECAY && !(opt.hyper as readonly string[]).includes(axis)) continue;
+      const own = (entry as Partial<Record<AxisName, AxisValue>>)[axis];
+      const value = own ?? (raw[axis] as AxisValue | undefined);
+      if (value === undefined) continue;
+      const field = own !== undefined ? `optimizers[${i}].${axis}` : axis;
+      const a = toAxis(axis, value, field, file, own !== undefined ? `trial:${entry.name}` : 'trial');
+      if (a.kind === 'random') random = true;
+      axes.push(a);
+    }
+    const count = gridSize(axes) * trials * seeds.length;
+    const first = total;
+    total += count;
+    return { name: entry.name, axes, count, first };
+  });
+
+  if (random && raw.trials === undefined)
+    throw new ConfigError(file, 'trials', 'is required when an axis is a distribution (random search)');
+  if (!random && raw.trials !== undefined)
+    throw new ConfigError(file, 'trials', `needs an axis that is a distribution, got ${raw.trials} with none`);
+  if (!random && raw.search_seed !== undefined)
+    throw new ConfigError(file, 'search_seed', `needs an axis that is a distribution, got ${raw.search_seed} with none`);
+  if (total > maxRuns)
+    throw new ConfigError(
+      file,
+      '',
+      `expands to ${total} runs, more than the limit of ${maxRuns}; pass --max-runs ${total} to run it`,
+    );
+
+  const columns = (AXIS_NAMES as AxisName[]).filter((axis) =>
+    axis === WEIGHT_DECAY
+      ? optimizers.some((o) => o.axes.some((a) => a.name === WEIGHT_DECAY))
+      : optimizers.some((o) => (OPTIMIZERS[o.name].hyper as readonly string[]).includes(axis)),
+  );
+
+  return {
+    name: raw.name,
+    problem: { name: raw.problem.name, options },
+    steps: raw.steps,
+    seeds,
+    trials,
+    searchSeed: raw.search_seed ?? 0,
+    random,
+    optimizers,
+    columns,
+    total,
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * The JSON Schema of a sweep config, generated from the optimizer and problem
+ * registries so that the ranges and defaults are stated once. `npm run schema`
+ * writes it to configs/sweep.schema.json (a test checks that file is current);
+ * the loader validates every config against this same object.
+ */
+import { HYPER, HYPER_NAMES, OPTIMIZERS, OPTIMIZER_NAMES, type Range } from '../optimizers/index.js';
+import { PROBLEMS, PROBLEM_NAMES } from '../problems/index.js';
+
+/** Axes that every optimizer takes, besides its own hyperparameters. */
+export const WEIGHT_DECAY = 'weight_decay';
+export const WEIGHT_DECAY_RANGE: Range = { min: 0, exclusiveMin: false };
+export const DISTRIBUTIONS = ['log-uniform', 'uniform'] as const;
+export type DistributionName = (typeof DISTRIBUTIONS)[number];
+
+function rangeSchema(range: Range): Record<string, number> {
+  const s: Record<string, number> = range.exclusiveMin ? { exclusiveMinimum: range.min } : { minimum: range.min };
+  if (range.exclusiveMax !== undefined) s.exclusiveMaximum = range.exclusiveMax;
+  return s;
+}
+
+function axisSchema(range: Range, doc: string): Record<string, unknown> {
+  const value = { type: 'number', ...rangeSchema(range) };
+  return {
+    description: `${doc}: a value, a list of values (grid), or a distribution (random search)`,
+    anyOf: [
+      value,
+      { type: 'array', items: value, minItems: 1 },
+      {
+        type: 'object',
+        properties: {
+          distribution: { enum: [...DISTRIBUTIONS] },
+          min: value,
+          max: value,
+        },
+        required: ['distribution', 'min', 'max'],
+        additionalProperties: false,
+      },
+    ],
+  };
+}
+
+const axes: Record<string, unknown> = {};
+for (const name of HYPER_NAMES) axes[name] = axisSchema(HYPER[name].range, HYPER[name].doc);
+axes[WEIGHT_DECAY] = axisSchema(WEIGHT_DECAY_RANGE, 'L2 weight decay λ (all optimizers)');
+
+export const AXIS_NAMES = [...HYPER_NAMES, WEIGHT_DECAY];
+
+const optimizerEntry = {
+  anyOf: [
+    { enum: OPTIMIZER_NAMES, description: 'an optimizer with the sweep-wide axes' },
+    {
+      type: 'object',
+      description: 'an optimizer with its own values for some axes',
+      properties: { name: { enum: OPTIMIZER_NAMES }, ...axes },
+      required: ['name'],
+      additionalProperties: false,
+    },
+  ],
+};
+
+const problem = {
+  type: 'object',
+  description: `the loss to minimise: ${PROBLEM_NAMES.join(', ')}`,
+  properties: { name: { enum: PROBLEM_NAMES } },
+  required: ['name'],
+  allOf: PROBLEM_NAMES.map((name) => ({
+    if: { properties: { name: { const: name } } },
+    then: {
+      description: PROBLEMS[name].doc,
+      properties: { name: { const: name }, ...PROBLEMS[name].optionsSchema },
+      additionalProperties: false,
+    },
+  })),
+};
+
+export const CONFIG_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://github.com/sweep/sweep/configs/sweep.schema.json',
+  title: 'sweep config',
+  description: `A hyperparameter sweep. Optimizers: ${Object.keys(OPTIMIZERS).join(', ')}.`,
+  type: 'object',
+  properties: {
+    $schema: { type: 'string' },
+    name: {
+      type: 'string',
+      minLength: 1,
+      pattern: '^[A-Za-z0-9._-]+$',
+      description: 'names the output file results/<name>-<time>.csv',
+    },
+    problem,
+    optimizers: { type: 'array', items: optimizerEntry, minItems: 1, description: 'the optimizers to sweep' },
+    ...axes,
+    steps: { type: 'integer', minimum: 1, description: 'updates per run' },
+    seeds: {
+      description: 'seeds of the runs: each combination runs once per seed',
+      anyOf: [
+        { type: 'integer', minimum: 0 },
+        { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1 },
+      ],
+    },
+    trials: {
+      type: 'integer',
+      minimum: 1,
+      description: 'random search: samples drawn from the distribution axes (needs at least one)',
+    },
+    search_seed: {
+      type: 'integer',
+      minimum: 0,
+      description: 'random search: the seed of the samples; default 0',
+    },
+  },
+  required: ['name', 'problem', 'optimizers', 'steps'],
+  additionalProperties: false,
+} as const;

@@ -1,0 +1,98 @@
+/**
+ * The optimizer registry and the one place hyperparameters are defined: their
+ * defaults (the book's) and the rule each value must satisfy.
+ */
+import { adagrad } from './adagrad.js';
+import { adam } from './adam.js';
+import { momentum } from './momentum.js';
+import { nesterov } from './nesterov.js';
+import { rmsprop } from './rmsprop.js';
+import { sgd } from './sgd.js';
+import type { Hyper, HyperName, Optimizer } from './types.js';
+
+export type { Hyper, HyperName, OptState, Optimizer } from './types.js';
+
+export const OPTIMIZERS = { sgd, momentum, nesterov, adagrad, rmsprop, adam } as const satisfies Record<
+  string,
+  Optimizer
+>;
+export type OptimizerName = keyof typeof OPTIMIZERS;
+export const OPTIMIZER_NAMES = Object.keys(OPTIMIZERS) as OptimizerName[];
+
+export function isOptimizerName(name: string): name is OptimizerName {
+  return Object.hasOwn(OPTIMIZERS, name);
+}
+
+/** A numeric range rule, stated once and used by both the JSON Schema and messages. */
+export interface Range {
+  /** Inclusive lower bound, or exclusive when `exclusiveMin`. */
+  min: number;
+  exclusiveMin: boolean;
+  /** Exclusive upper bound, if any. */
+  exclusiveMax?: number;
+}
+
+export interface HyperSpec {
+  readonly default: number;
+  /** Default per optimizer where the book's differs (Adam's η is 0.001). */
+  readonly defaultFor?: Partial<Record<OptimizerName, number>>;
+  readonly range: Range;
+  readonly doc: string;
+}
+
+export const HYPER: Record<HyperName, HyperSpec> = {
+  lr: {
+    default: 0.01,
+    defaultFor: { adam: 0.001 },
+    range: { min: 0, exclusiveMin: true },
+    doc: 'learning rate η',
+  },
+  momentum: {
+    default: 0.9,
+    range: { min: 0, exclusiveMin: false, exclusiveMax: 1 },
+    doc: 'momentum coefficient α (momentum, nesterov)',
+  },
+  rho: {
+    default: 0.99,
+    range: { min: 0, exclusiveMin: false, exclusiveMax: 1 },
+    doc: 'decay ρ of the squared-gradient average (rmsprop)',
+  },
+  beta1: {
+    default: 0.9,
+    range: { min: 0, exclusiveMin: false, exclusiveMax: 1 },
+    doc: "decay β₁ of Adam's first moment",
+  },
+  beta2: {
+    default: 0.999,
+    range: { min: 0, exclusiveMin: false, exclusiveMax: 1 },
+    doc: "decay β₂ of Adam's second moment",
+  },
+  eps: {
+    default: 1e-7,
+    range: { min: 0, exclusiveMin: true },
+    doc: 'ε added to the root in the denominator (adagrad, rmsprop, adam)',
+  },
+};
+
+export const HYPER_NAMES = Object.keys(HYPER) as HyperName[];
+
+export function defaultHyper(optimizer: OptimizerName): Hyper {
+  const h = {} as Hyper;
+  for (const name of HYPER_NAMES) h[name] = HYPER[name].defaultFor?.[optimizer] ?? HYPER[name].default;
+  return h;
+}
+
+/** Whether `value` satisfies `range`; the message fragment says what it must be. */
+export function checkRange(value: number, range: Range): string | undefined {
+  const lower = range.exclusiveMin ? value > range.min : value >= range.min;
+  const upper = range.exclusiveMax === undefined || value < range.exclusiveMax;
+  if (Number.isFinite(value) && lower && upper) return undefined;
+  return describeRange(range);
+}
+
+export function describeRange(range: Range): string {
+  const low = `${range.exclusiveMin ? '>' : '>='} ${range.min}`;
+  return range.exclusiveMax === undefined
+    ? `be a finite number ${low}`
+    : `be in ${range.exclusiveMin ? '(' : '['}${range.min}, ${range.exclusiveMax})`;
+}

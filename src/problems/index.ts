@@ -1,0 +1,15 @@
+import { anisotropicBowl } from './anisotropic-bowl.js';
+import { quadratic } from './quadratic.js';
+import { rosenbrock } from './rosenbrock.js';
+import type { ProblemDef } from './types.js';
+
+export type { Problem, ProblemContext, ProblemDef, Span } from './types.js';
+export { OptionError } from './types.js';
+
+export const PROBLEMS: Record<string, ProblemDef<any>> = {
+  [anisotropicBowl.name]: anisotropicBowl,
+  [rosenbrock.name]: rosenbrock,
+  [quadratic.name]: quadratic,
+};
+
+export const PROBLEM_NAMES = Object.keys(PROBLEMS);

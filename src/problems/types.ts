@@ -1,0 +1,65 @@
+/**
+ * The problem seam: a differentiable loss over a flat parameter vector. A problem
+ * computes its loss and writes its gradient into a buffer the caller owns (in a
+ * worker, a view of shared memory), so the same loop serves two parameters or ten
+ * million.
+ */
+import type { Rng } from '../rng.js';
+
+/** A half-open index range [start, end) of the parameter vector. */
+export type Span = readonly [start: number, end: number];
+
+/** One run's instance of a problem: may hold per-run state (a minibatch stream). */
+export interface Problem {
+  readonly dim: number;
+  /** The parameters L2 weight decay applies to (the book: weights, never biases). */
+  readonly decayed: readonly Span[];
+  /** Writes the starting point into W. */
+  init(W: Float64Array): void;
+  /** The loss at W, with its gradient written into g. `step` counts the updates so
+   * far (it selects the minibatch of stochastic problems). */
+  lossAndGrad(W: Float64Array, g: Float64Array, step: number): number;
+  /** The problem's own result columns at the end of a run, in `metrics` order. */
+  finish(W: Float64Array): number[];
+}
+
+export interface ProblemContext {
+  /** The run's seed; streams are drawn with `rng(seed, label)`. */
+  readonly seed: number;
+  readonly rng: (label: string) => Rng;
+}
+
+/** A problem family, configured by `options` (validated and defaulted by `resolve`). */
+export interface ProblemDef<O extends object = object> {
+  readonly name: string;
+  readonly doc: string;
+  /** JSON Schema of the options object (without `name`), for the config schema. */
+  readonly optionsSchema: Record<string, unknown>;
+  /** Fills defaults and checks what the schema cannot say; throws `OptionError`. */
+  resolve(options: Record<string, unknown>): O;
+  dim(options: O): number;
+  /** Names of the extra CSV columns `finish` returns. */
+  metrics(options: O): readonly string[];
+  create(options: O, context: ProblemContext): Problem;
+}
+
+/** A problem option that the schema admits but the problem rejects. */
+export class OptionError extends Error {
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+    readonly value: unknown,
+  ) {
+    super(`${field} must ${rule}, got ${JSON.stringify(value)}`);
+  }
+}
+
+/** Euclidean distance from W to a point given per coordinate. */
+export function distance(W: Float64Array, optimum: (i: number) => number): number {
+  let s = 0;
+  for (let i = 0; i < W.length; i++) {
+    const d = W[i] - optimum(i);
+    s += d * d;
+  }
+  return Math.sqrt(s);
+}

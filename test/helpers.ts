@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'csv-parse/sync';
+import type { Plan, RunSpec } from '../src/grid.js';
+import { defaultHyper, type OptimizerName } from '../src/optimizers/index.js';
+import { PROBLEMS, type Problem } from '../src/problems/index.js';
+import { rng } from '../src/rng.js';
+import { maxMemoryNeeded, runOne, type RunResult } from '../src/run.js';
+
+/** ../shared/, beside the checkout (as CI lays it). */
+export const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
+
+export function readCsv(path: string): Record<string, string>[] {
+  return parse(readFileSync(path, 'utf8'), { columns: true });
+}
+
+export function makeProblem(name: string, options: Record<string, unknown> = {}, seed = 0): Problem {
+  const def = PROBLEMS[name];
+  return def.create(def.resolve(options), { seed, rng: (label) => rng(seed, label) });
+}
+
+export function spec(optimizer: OptimizerName, steps: number, overrides: Partial<RunSpec['hyper']> = {}, weightDecay = 0): RunSpec {
+  return {
+    id: 0,
+    optimizer,
+    hyper: { ...defaultHyper(optimizer), ...overrides },
+    weightDecay,
+    axes: {},
+    seed: 0,
+    trial: 0,
+    steps,
+  };
+}
+
+/** Runs a spec in this thread, returning the result and the final parameters. */
+export function runHere(s: RunSpec, problem: Problem): { result: RunResult; W: Float64Array } {
+  const memory = new Float64Array(maxMemoryNeeded(problem.dim));
+  const result = runOne(s, problem, memory);
+  return { result, W: memory.slice(0, problem.dim) };
+}
+
+export type { Plan };

@@ -1,0 +1,31 @@
+/** The book's own code, run on the anisotropic bowl: ../shared/reference/anisotropic_bowl.csv. */
+import { describe, expect, it } from 'vitest';
+import { isOptimizerName } from '../src/optimizers/index.js';
+import { SHARED, makeProblem, readCsv, runHere, spec } from './helpers.js';
+
+const rows = readCsv(`${SHARED}reference/anisotropic_bowl.csv`);
+
+function relErr(a: number, b: number): number {
+  return Math.abs(a - b) / Math.max(Math.abs(b), Number.MIN_VALUE);
+}
+
+describe('anisotropic bowl matches the book', () => {
+  it('has reference rows for every optimizer', () => {
+    expect(new Set(rows.map((r) => r.optimizer))).toEqual(
+      new Set(['sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam']),
+    );
+  });
+
+  it.each(rows)('$optimizer lr=$lr momentum=$momentum steps=$steps', (row) => {
+    if (!isOptimizerName(row.optimizer)) throw new Error(`unknown optimizer ${row.optimizer}`);
+    const overrides = { lr: Number(row.lr), ...(row.momentum ? { momentum: Number(row.momentum) } : {}) };
+    const { result, W } = runHere(spec(row.optimizer, Number(row.steps), overrides), makeProblem('anisotropic-bowl'));
+    expect(result.status).toBe('ok');
+    expect(relErr(result.finalLoss, Number(row.loss))).toBeLessThan(1e-12);
+    // Coordinates too, where they are not rounding noise around zero.
+    for (const [k, ref] of [[0, Number(row.x)], [1, Number(row.y)]] as const) {
+      if (Math.abs(ref) > 1e-6) expect(relErr(W[k], ref)).toBeLessThan(1e-12);
+      else expect(Math.abs(W[k] - ref)).toBeLessThan(1e-12);
+    }
+  });
+});
