@@ -84,11 +84,16 @@ export function gridSize(axes: readonly Axis[]): number {
   return n;
 }
 
-/** The run with index `id` (0 ≤ id < plan.total). */
-export function specAt(plan: Plan, id: number): RunSpec {
+/** The optimizer of run `id`. */
+export function optimizerAt(plan: Plan, id: number): PlanOptimizer {
   let k = plan.optimizers.length - 1;
   while (plan.optimizers[k].first > id) k--;
-  const opt = plan.optimizers[k];
+  return plan.optimizers[k];
+}
+
+/** The run with index `id` (0 ≤ id < plan.total). */
+export function specAt(plan: Plan, id: number): RunSpec {
+  const opt = optimizerAt(plan, id);
   let rest = id - opt.first;
   const seed = plan.seeds[rest % plan.seeds.length];
   rest = Math.floor(rest / plan.seeds.length);

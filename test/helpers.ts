@@ -14,9 +14,11 @@ export function readCsv(path: string): Record<string, string>[] {
   return parse(readFileSync(path, 'utf8'), { columns: true });
 }
 
-export function makeProblem(name: string, options: Record<string, unknown> = {}, seed = 0): Problem {
+export async function makeProblem(name: string, options: Record<string, unknown> = {}, seed = 0): Promise<Problem> {
   const def = PROBLEMS[name];
-  return def.create(def.resolve(options), { seed, rng: (label) => rng(seed, label) });
+  const resolved = def.resolve(options);
+  const data = def.load ? await def.load(resolved) : undefined;
+  return def.create(resolved, { seed, rng: (label) => rng(seed, label), data });
 }
 
 export function spec(optimizer: OptimizerName, steps: number, overrides: Partial<RunSpec['hyper']> = {}, weightDecay = 0): RunSpec {

@@ -4,8 +4,10 @@
  * writes it to configs/sweep.schema.json (a test checks that file is current);
  * the loader validates every config against this same object.
  */
+import { join } from 'node:path';
 import { HYPER, HYPER_NAMES, OPTIMIZERS, OPTIMIZER_NAMES, type Range } from '../optimizers/index.js';
 import { PROBLEMS, PROBLEM_NAMES } from '../problems/index.js';
+import { ROOT } from '../paths.js';
 
 /** Axes that every optimizer takes, besides its own hyperparameters. */
 export const WEIGHT_DECAY = 'weight_decay';
@@ -113,3 +115,7 @@ export const CONFIG_SCHEMA = {
   required: ['name', 'problem', 'optimizers', 'steps'],
   additionalProperties: false,
 } as const;
+
+/** Where the schema is shipped, for editors (`"$schema": "./sweep.schema.json"`). */
+export const SCHEMA_FILE = join(ROOT, 'configs', 'sweep.schema.json');
+export const schemaText = (): string => `${JSON.stringify(CONFIG_SCHEMA, null, 2)}\n`;

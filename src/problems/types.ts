@@ -23,14 +23,17 @@ export interface Problem {
   finish(W: Float64Array): number[];
 }
 
-export interface ProblemContext {
+export interface ProblemContext<D = unknown> {
   /** The run's seed; streams are drawn with `rng(seed, label)`. */
   readonly seed: number;
   readonly rng: (label: string) => Rng;
+  /** What `ProblemDef.load` returned, as the coordinator loaded it (SharedArrayBuffers
+   * inside are the coordinator's memory, not copies). */
+  readonly data: D;
 }
 
 /** A problem family, configured by `options` (validated and defaulted by `resolve`). */
-export interface ProblemDef<O extends object = object> {
+export interface ProblemDef<O extends object = object, D = unknown> {
   readonly name: string;
   readonly doc: string;
   /** JSON Schema of the options object (without `name`), for the config schema. */
@@ -40,7 +43,11 @@ export interface ProblemDef<O extends object = object> {
   dim(options: O): number;
   /** Names of the extra CSV columns `finish` returns. */
   metrics(options: O): readonly string[];
-  create(options: O, context: ProblemContext): Problem;
+  /** Loads the problem's data once per sweep, in the coordinator. Its result must be
+   * structured-cloneable; put bulk arrays in SharedArrayBuffers so that every worker
+   * reads the same memory. Throws `UsageError` for missing data. */
+  load?(options: O): Promise<D>;
+  create(options: O, context: ProblemContext<D>): Problem;
 }
 
 /** A problem option that the schema admits but the problem rejects. */

@@ -1,0 +1,79 @@
+/**
+ * The CSV: its columns are declared here once, with their meaning (the README's
+ * column table says the same). Rows are formatted with csv-stringify: RFC 4180,
+ * numbers in shortest round-trip form (JavaScript's own number-to-string, no locale),
+ * blank for "not applicable" and for non-finite values, and text cells that a
+ * spreadsheet would run as a formula (=, +, -, @, tab, CR) prefixed with a quote.
+ */
+import { stringify } from 'csv-stringify/sync';
+import type { AxisName, Plan, RunSpec } from './grid.js';
+import type { RunResult } from './run.js';
+
+export const STATUSES = ['ok', 'diverged', 'error'] as const;
+
+/** Fixed columns and what they mean; axis and problem-metric columns sit between. */
+export const COLUMN_DOCS = {
+  run_id: 'index of the run in the expansion order (stable for a config)',
+  optimizer: 'sgd, momentum, nesterov, adagrad, rmsprop or adam',
+  trial: 'random search only: the trial whose sampled values this run uses',
+  seed: 'seed of the run: starting point and minibatches',
+  steps: 'updates the run was asked to make',
+  status: 'ok, diverged (loss or parameters became NaN or ±Inf) or error',
+  final_loss: 'loss at the final parameters (blank unless ok)',
+  best_loss: 'lowest loss seen, starting point included',
+  diverged_at: 'updates done when the run diverged (blank unless diverged)',
+  duration_ms: 'wall time of the run in its worker (varies between runs of the same config)',
+  error: 'why the run failed (status error only)',
+} as const;
+
+export const CSV_OPTIONS = { escape_formulas: true, eof: true } as const;
+
+/** Round durations to the microsecond: finer digits are timer noise. */
+const DURATION_DIGITS = 3;
+
+export interface Layout {
+  readonly header: readonly string[];
+  readonly metrics: readonly string[];
+}
+
+export function layout(plan: Plan, metrics: readonly string[]): Layout {
+  return {
+    metrics,
+    header: [
+      'run_id',
+      'optimizer',
+      ...plan.columns,
+      ...(plan.random ? ['trial'] : []),
+      'seed',
+      'steps',
+      'status',
+      'final_loss',
+      'best_loss',
+      'diverged_at',
+      ...metrics,
+      'duration_ms',
+      'error',
+    ],
+  };
+}
+
+const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+export function row(plan: Plan, l: Layout, spec: RunSpec, r: RunResult): unknown[] {
+  const cells: unknown[] = [spec.id, spec.optimizer];
+  for (const axis of plan.columns) cells.push(spec.axes[axis as AxisName] ?? null);
+  if (plan.random) cells.push(spec.trial);
+  cells.push(spec.seed, spec.steps, r.status, finite(r.finalLoss), finite(r.bestLoss));
+  cells.push(r.divergedAt >= 0 ? r.divergedAt : null);
+  for (let k = 0; k < l.metrics.length; k++) cells.push(finite(r.metrics[k] ?? NaN));
+  cells.push(Number(r.durationMs.toFixed(DURATION_DIGITS)), r.error ?? null);
+  return cells;
+}
+
+export function formatHeader(l: Layout): string {
+  return stringify([l.header as string[]], CSV_OPTIONS);
+}
+
+export function formatRows(rows: unknown[][]): string {
+  return stringify(rows, CSV_OPTIONS);
+}
