@@ -6,8 +6,10 @@ import { specAt } from './grid.js';
 import { PROBLEMS } from './problems/index.js';
 import { STATUS_CODE, type Batch, type BatchResult } from './protocol.js';
 import { rng } from './rng.js';
-import { runOne, type LiveSink, type RunResult } from './run.js';
-import { formatRows, layout, row } from './sink.js';
+import { runOne, workspace, type LiveSink, type RunResult, type Workspace } from './run.js';
+import type { OptimizerName } from './optimizers/index.js';
+import type { Problem } from './problems/index.js';
+import { layout, row } from './sink.js';
 
 /** Longest error message kept in the CSV. */
 const ERROR_CHARS = 200;
@@ -27,15 +29,24 @@ export function runBatch(batch: Batch, arena: Float64Array, live?: BatchLive): B
   const bestLoss = new Float64Array(count);
   const divergedAt = new Int32Array(count);
   const durationMs = new Float64Array(count);
-  const rows: unknown[][] = [];
+  let csv = '';
+  const dim = def.dim(options);
+  const workspaces = new Map<OptimizerName, Workspace>();
+  const problems = new Map<number, Problem>();
   for (let k = 0; k < count; k++) {
     const spec = specAt(plan, first + k);
     live?.begin(spec.id);
     const started = performance.now();
     let r: RunResult;
     try {
-      const problem = def.create(options, { seed: spec.seed, rng: (label) => rng(spec.seed, label), data });
-      r = runOne(spec, problem, arena, live);
+      let ws = workspaces.get(spec.optimizer);
+      if (!ws) workspaces.set(spec.optimizer, (ws = workspace(arena, dim, spec.optimizer)));
+      let problem = problems.get(spec.seed);
+      if (!problem) {
+        const seed = spec.seed;
+        problems.set(seed, (problem = def.create(options, { seed, rng: (label) => rng(seed, label), data })));
+      }
+      r = runOne(spec, problem, ws, live);
     } catch (e) {
       const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       r = {
@@ -43,7 +54,6 @@ export function runBatch(batch: Batch, arena: Float64Array, live?: BatchLive): B
         finalLoss: NaN,
         bestLoss: NaN,
         divergedAt: -1,
-        durationMs: performance.now() - started,
         metrics: [],
         error: message.replace(/\s+/g, ' ').slice(0, ERROR_CHARS),
       };
@@ -52,9 +62,9 @@ export function runBatch(batch: Batch, arena: Float64Array, live?: BatchLive): B
     finalLoss[k] = r.finalLoss;
     bestLoss[k] = r.bestLoss;
     divergedAt[k] = r.divergedAt;
-    durationMs[k] = r.durationMs;
-    rows.push(row(plan, l, spec, r));
+    durationMs[k] = performance.now() - started;
+    csv += row(plan, l, spec, r, durationMs[k]);
   }
   live?.end();
-  return { first, count, status, finalLoss, bestLoss, divergedAt, durationMs, csv: formatRows(rows) };
+  return { first, count, status, finalLoss, bestLoss, divergedAt, durationMs, csv };
 }

@@ -71,11 +71,24 @@ export interface RunSpec {
   readonly steps: number;
 }
 
-function sample(axis: Extract<Axis, { kind: 'random' }>, searchSeed: number, trial: number): number {
-  const u = rng(searchSeed, `${axis.label}:${trial}:${axis.name}`).next();
-  return axis.distribution === 'uniform'
-    ? axis.min + u * (axis.max - axis.min)
-    : Math.exp(Math.log(axis.min) + u * (Math.log(axis.max) - Math.log(axis.min)));
+type RandomAxis = Extract<Axis, { kind: 'random' }>;
+
+/** Samples already drawn, per axis object and trial (consecutive runs share a trial). */
+const drawn = new WeakMap<RandomAxis, Map<number, number>>();
+
+function sample(axis: RandomAxis, searchSeed: number, trial: number): number {
+  let byTrial = drawn.get(axis);
+  if (!byTrial) drawn.set(axis, (byTrial = new Map()));
+  let value = byTrial.get(trial);
+  if (value === undefined) {
+    const u = rng(searchSeed, `${axis.label}:${trial}:${axis.name}`).next();
+    value =
+      axis.distribution === 'uniform'
+        ? axis.min + u * (axis.max - axis.min)
+        : Math.exp(Math.log(axis.min) + u * (Math.log(axis.max) - Math.log(axis.min)));
+    byTrial.set(trial, value);
+  }
+  return value;
 }
 
 export function gridSize(axes: readonly Axis[]): number {

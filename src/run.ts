@@ -3,7 +3,7 @@
  * test can drive it directly. The worker calls it with views of shared memory.
  */
 import type { RunSpec } from './grid.js';
-import { OPTIMIZERS, type OptState } from './optimizers/index.js';
+import { OPTIMIZERS, type OptState, type OptimizerName } from './optimizers/index.js';
 import type { Problem, Span } from './problems/index.js';
 
 export type RunStatus = 'ok' | 'diverged' | 'error';
@@ -16,7 +16,6 @@ export interface RunResult {
   bestLoss: number;
   /** Updates done when the loss or the parameters first became NaN or ±Inf; -1 if never. */
   divergedAt: number;
-  durationMs: number;
   /** The problem's own metrics at the end, in its `metrics` order (NaN when diverged). */
   metrics: number[];
   /** Short reason, for status `error`. */
@@ -28,8 +27,29 @@ export interface LiveSink {
   step(step: number, loss: number): void;
 }
 
+/** The views a run works in: parameters, gradient and optimizer state, carved from
+ * one block of memory (in a worker, shared memory). Reused by consecutive runs. */
+export interface Workspace {
+  readonly optimizer: OptimizerName;
+  readonly W: Float64Array;
+  readonly g: Float64Array;
+  readonly state: OptState;
+}
+
+/** Carves a workspace for `optimizer` on a `dim`-parameter problem out of `memory`. */
+export function workspace(memory: Float64Array, dim: number, optimizer: OptimizerName): Workspace {
+  const slots = memoryNeeded(dim, optimizer);
+  if (memory.length < slots) throw new RangeError(`a ${dim}-parameter ${optimizer} run needs ${slots} float64 slots, got ${memory.length}`);
+  return {
+    optimizer,
+    W: memory.subarray(0, dim),
+    g: memory.subarray(dim, 2 * dim),
+    state: { arrays: OPTIMIZERS[optimizer].state.map((_, k) => memory.subarray((2 + k) * dim, (3 + k) * dim)), count: 0 },
+  };
+}
+
 /** Float64 slots a run needs: W, g, and each optimizer state array, `dim` each. */
-export function memoryNeeded(dim: number, optimizer: keyof typeof OPTIMIZERS): number {
+export function memoryNeeded(dim: number, optimizer: OptimizerName): number {
   return dim * (2 + OPTIMIZERS[optimizer].state.length);
 }
 
@@ -52,22 +72,18 @@ function addWeightDecay(loss: number, W: Float64Array, g: Float64Array, spans: r
 }
 
 /**
- * Runs `spec` on `problem`, with W, g and the optimizer state carved from `memory`
- * (zeroed here). Divergence is data: the run stops and says when.
+ * Runs `spec` on `problem` in `ws` (zeroed here: all state starts at zero).
+ * Divergence is data: the run stops and says when.
  */
-export function runOne(spec: RunSpec, problem: Problem, memory: Float64Array, live?: LiveSink): RunResult {
-  const started = performance.now();
+export function runOne(spec: RunSpec, problem: Problem, ws: Workspace, live?: LiveSink): RunResult {
   const optimizer = OPTIMIZERS[spec.optimizer];
-  const dim = problem.dim;
-  const slots = memoryNeeded(dim, spec.optimizer);
-  if (memory.length < slots) throw new RangeError(`run ${spec.id} needs ${slots} float64 slots, got ${memory.length}`);
-  memory.fill(0, 0, slots);
-  const W = memory.subarray(0, dim);
-  const g = memory.subarray(dim, 2 * dim);
-  const state: OptState = {
-    arrays: optimizer.state.map((_, k) => memory.subarray((2 + k) * dim, (3 + k) * dim)),
-    count: 0,
-  };
+  if (ws.optimizer !== spec.optimizer || ws.W.length !== problem.dim)
+    throw new RangeError(`run ${spec.id} (${spec.optimizer}, ${problem.dim} parameters) got a workspace for ${ws.optimizer}, ${ws.W.length}`);
+  const { W, g, state } = ws;
+  W.fill(0);
+  g.fill(0);
+  for (const a of state.arrays) a.fill(0);
+  state.count = 0;
   const { hyper, weightDecay, steps } = spec;
   problem.init(W);
 
@@ -90,7 +106,6 @@ export function runOne(spec: RunSpec, problem: Problem, memory: Float64Array, li
     finalLoss: diverged ? NaN : loss,
     bestLoss: best === Infinity ? NaN : best,
     divergedAt: diverged ? step : -1,
-    durationMs: performance.now() - started,
     metrics: diverged ? [] : problem.finish(W),
   };
 }

@@ -5,7 +5,7 @@ import type { Plan, RunSpec } from '../src/grid.js';
 import { defaultHyper, type OptimizerName } from '../src/optimizers/index.js';
 import { PROBLEMS, type Problem } from '../src/problems/index.js';
 import { rng } from '../src/rng.js';
-import { maxMemoryNeeded, runOne, type RunResult } from '../src/run.js';
+import { maxMemoryNeeded, runOne, workspace, type RunResult } from '../src/run.js';
 
 /** ../shared/, beside the checkout (as CI lays it). */
 export const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
@@ -36,9 +36,9 @@ export function spec(optimizer: OptimizerName, steps: number, overrides: Partial
 
 /** Runs a spec in this thread, returning the result and the final parameters. */
 export function runHere(s: RunSpec, problem: Problem): { result: RunResult; W: Float64Array } {
-  const memory = new Float64Array(maxMemoryNeeded(problem.dim));
-  const result = runOne(s, problem, memory);
-  return { result, W: memory.slice(0, problem.dim) };
+  const ws = workspace(new Float64Array(maxMemoryNeeded(problem.dim)), problem.dim, s.optimizer);
+  const result = runOne(s, problem, ws);
+  return { result, W: ws.W.slice() };
 }
 
 export type { Plan };

@@ -76,10 +76,17 @@ export const HYPER: Record<HyperName, HyperSpec> = {
 
 export const HYPER_NAMES = Object.keys(HYPER) as HyperName[];
 
+const DEFAULTS = Object.fromEntries(
+  OPTIMIZER_NAMES.map((optimizer) => {
+    const h = {} as Hyper;
+    for (const name of HYPER_NAMES) h[name] = HYPER[name].defaultFor?.[optimizer] ?? HYPER[name].default;
+    return [optimizer, Object.freeze(h)];
+  }),
+) as Record<OptimizerName, Readonly<Hyper>>;
+
+/** The book's hyperparameters for `optimizer` (a fresh copy). */
 export function defaultHyper(optimizer: OptimizerName): Hyper {
-  const h = {} as Hyper;
-  for (const name of HYPER_NAMES) h[name] = HYPER[name].defaultFor?.[optimizer] ?? HYPER[name].default;
-  return h;
+  return { ...DEFAULTS[optimizer] };
 }
 
 /** Whether `value` satisfies `range`; the message fragment says what it must be. */

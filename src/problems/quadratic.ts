@@ -13,6 +13,21 @@ export interface QuadraticOptions {
   condition: number;
 }
 
+/** cᵢ = κ^(i/(n−1)), computed once per options and shared by the runs of a thread. */
+const cache = new Map<string, Float64Array>();
+function curvatures(dim: number, condition: number): Float64Array {
+  const key = `${dim}:${condition}`;
+  let c = cache.get(key);
+  if (!c) {
+    c = new Float64Array(dim);
+    const logK = Math.log(condition);
+    for (let i = 0; i < dim; i++) c[i] = dim === 1 ? 1 : Math.exp((logK * i) / (dim - 1));
+    cache.clear();
+    cache.set(key, c);
+  }
+  return c;
+}
+
 export const quadratic: ProblemDef<QuadraticOptions> = {
   name: 'quadratic',
   doc: '½ Σ cᵢxᵢ² with curvatures log-spaced from 1 to κ, random start from the seed',
@@ -35,9 +50,7 @@ export const quadratic: ProblemDef<QuadraticOptions> = {
   dim: ({ dim }) => dim,
   metrics: () => ['distance'],
   create({ dim, condition }, { rng }) {
-    const c = new Float64Array(dim);
-    const logK = Math.log(condition);
-    for (let i = 0; i < dim; i++) c[i] = dim === 1 ? 1 : Math.exp((logK * i) / (dim - 1));
+    const c = curvatures(dim, condition);
     return {
       dim,
       decayed: [[0, dim]],

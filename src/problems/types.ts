@@ -9,12 +9,13 @@ import type { Rng } from '../rng.js';
 /** A half-open index range [start, end) of the parameter vector. */
 export type Span = readonly [start: number, end: number];
 
-/** One run's instance of a problem: may hold per-run state (a minibatch stream). */
+/** A problem instance for one seed. Consecutive runs with that seed reuse it:
+ * `init` starts a run and resets any per-run state (a minibatch stream). */
 export interface Problem {
   readonly dim: number;
   /** The parameters L2 weight decay applies to (the book: weights, never biases). */
   readonly decayed: readonly Span[];
-  /** Writes the starting point into W. */
+  /** Starts a run: writes the starting point into W and resets per-run state. */
   init(W: Float64Array): void;
   /** The loss at W, with its gradient written into g. `step` counts the updates so
    * far (it selects the minibatch of stochastic problems). */
