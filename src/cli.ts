@@ -4,18 +4,20 @@
  * runs, and maps failures to exit codes: 2 for bad input (one line), 1 for an
  * internal failure.
  */
-import { constants, existsSync } from 'node:fs';
-import { access, mkdir, open, type FileHandle } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEFAULT_MAX_RUNS, loadConfig } from './config/load.js';
 import { UsageError } from './errors.js';
+import { ExecutorError } from './executor.js';
 import type { Plan } from './grid.js';
-import { PiscinaExecutor, WORKER_FILE } from './pool.js';
+import { CsvFile } from './output.js';
+import { DEFAULT_WORKER_MEMORY_MB, PiscinaExecutor, WORKER_FILE } from './pool.js';
 import { bestRuns, dryRun, progressLine } from './report.js';
-import { runSweep } from './sweep.js';
+import { formatHeader } from './sink.js';
+import { planLayout, runSweep } from './sweep.js';
 
 export const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2 } as const;
 
@@ -29,6 +31,10 @@ interface Args {
   dryRun: boolean;
   maxRuns: number;
   progress: boolean;
+  resume: boolean;
+  force: boolean;
+  retries: number;
+  workerMemory: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -54,6 +60,22 @@ function parseArgs(argv: string[]): Args {
       default: DEFAULT_MAX_RUNS,
       describe: 'refuse a sweep with more runs than this',
     })
+    .option('resume', {
+      type: 'boolean',
+      default: false,
+      describe: 'continue the sweep that --out FILE holds (same config), skipping the runs it has',
+    })
+    .option('force', { type: 'boolean', default: false, describe: 'overwrite --out FILE if it exists' })
+    .option('retries', {
+      type: 'number',
+      default: 0,
+      describe: 'extra attempts for a run that ends in error (a throw, or its worker dying)',
+    })
+    .option('worker-memory', {
+      type: 'number',
+      default: DEFAULT_WORKER_MEMORY_MB,
+      describe: 'heap limit of each worker thread, MiB; a run that exceeds it is recorded as error',
+    })
     .option('progress', {
       type: 'boolean',
       default: true,
@@ -78,29 +100,17 @@ function checkArgs(a: Args): void {
     throw new UsageError(`--workers must be an integer >= 1, got ${a.workers}`);
   if (!Number.isInteger(a.maxRuns) || a.maxRuns < 1)
     throw new UsageError(`--max-runs must be an integer >= 1, got ${a.maxRuns}`);
+  if (!Number.isInteger(a.retries) || a.retries < 0)
+    throw new UsageError(`--retries must be an integer >= 0, got ${a.retries}`);
+  if (!Number.isFinite(a.workerMemory) || a.workerMemory < 16)
+    throw new UsageError(`--worker-memory must be a number of MiB >= 16, got ${a.workerMemory}`);
 }
 
 function timestamp(d = new Date()): string {
   return d.toISOString().replace(/\.\d+Z$/, '').replace(/[-:]/g, '').replace('T', '-');
 }
 
-/** Opens the output, refusing to overwrite, after checking its folder is writable. */
-async function openOutput(path: string): Promise<FileHandle> {
-  const dir = dirname(path);
-  try {
-    await mkdir(dir, { recursive: true });
-    await access(dir, constants.W_OK);
-  } catch (e) {
-    throw new UsageError(`--out ${path}: cannot write to folder ${dir} (${(e as NodeJS.ErrnoException).code})`);
-  }
-  try {
-    return await open(path, 'wx');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new UsageError(`--out ${path}: file exists; choose another --out or remove it`);
-    throw new UsageError(`--out ${path}: cannot create (${code})`);
-  }
-}
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
@@ -114,22 +124,54 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   if (!existsSync(WORKER_FILE)) throw new UsageError(`the build is missing (${WORKER_FILE}); run npm install`);
+  if (args.resume && !args.out) throw new UsageError('--resume needs --out FILE: the CSV to continue');
+  if (args.resume && toStdout) throw new UsageError('--resume cannot continue standard output (--out -)');
+  if (args.resume && args.force) throw new UsageError('--resume and --force contradict each other: choose one');
 
+  const header = formatHeader(planLayout(plan));
   const outPath = toStdout ? '-' : (args.out ?? join('results', `${plan.name}-${timestamp()}.csv`));
-  const file = toStdout ? undefined : await openOutput(outPath);
-  const executor = new PiscinaExecutor({ workers: args.workers });
+  const file = toStdout
+    ? undefined
+    : args.resume
+      ? await CsvFile.resume(outPath, plan, header)
+      : await CsvFile.create(outPath, plan, header, args.force);
+  if (toStdout) process.stdout.write(header);
+  const from = file?.done ?? 0;
+  if (file && from > 0) say(`resuming ${outPath}: ${from} of ${plan.total} runs already done\n`);
+
+  const executor = new PiscinaExecutor({ workers: args.workers, workerMemoryMb: args.workerMemory });
+  const controller = new AbortController();
+  let stoppedBy: string | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stoppedBy) {
+      // Second signal: stop now. The file stays resumable (a torn line is cut on resume).
+      process.stderr.write(`\nsweep: stopped at once by ${signal}\n`);
+      process.exit(SIGNAL_EXIT[signal]);
+    }
+    stoppedBy = signal;
+    controller.abort();
+    process.stderr.write(`\nsweep: ${signal}: finishing the runs in progress (again to stop at once)\n`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
   const showProgress = args.progress && process.stderr.isTTY;
-  let written = 0;
+  let written = from;
   const started = performance.now();
   const ticker = showProgress
     ? setInterval(() => {
-        const line = progressLine(written, plan.total, (performance.now() - started) / 1000, executor.live());
+        const line = progressLine(written - from, plan.total - from, (performance.now() - started) / 1000, executor.live());
         process.stderr.write(`\r\x1b[K${line}`);
       }, PROGRESS_MS)
     : undefined;
+  let complete = false;
   try {
+    await executor.ready();
     const summary = await runSweep(plan, {
       executor,
+      from,
+      retries: args.retries,
+      signal: controller.signal,
       write: async (text) => {
         if (file) await file.write(text);
         else if (!process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
@@ -138,14 +180,27 @@ async function main(argv: string[]): Promise<number> {
         written = runs;
       },
     });
+    complete = !summary.interrupted;
     if (ticker) process.stderr.write('\r\x1b[K');
     say(bestRuns(plan, summary));
-    const where = toStdout ? 'standard output' : relative(process.cwd(), outPath);
-    say(`${summary.runs} runs in ${summary.seconds.toFixed(2)} s (${Math.round(summary.runs / summary.seconds)} runs/s) → ${where}\n`);
+    const where = toStdout ? 'standard output' : outPath;
+    const rate = Math.round(summary.runs / summary.seconds);
+    say(`${summary.runs} runs in ${summary.seconds.toFixed(2)} s (${rate} runs/s) → ${where}\n`);
+    if (stoppedBy) {
+      const rest = plan.total - summary.written;
+      process.stderr.write(
+        toStdout
+          ? `sweep: interrupted with ${rest} runs not done\n`
+          : `sweep: interrupted with ${rest} of ${plan.total} runs not done; to finish:\n  npm run sweep -- ${args.config} --out ${outPath} --resume\n`,
+      );
+      return SIGNAL_EXIT[stoppedBy];
+    }
     return EXIT.OK;
   } finally {
     if (ticker) clearInterval(ticker);
-    await file?.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await file?.close(complete);
     await executor.close();
   }
 }
@@ -158,6 +213,9 @@ main(hideBin(process.argv)).then(
     if (error instanceof UsageError) {
       process.stderr.write(`sweep: ${error.message}\n`);
       process.exitCode = EXIT.USAGE;
+    } else if (error instanceof ExecutorError) {
+      process.stderr.write(`sweep: ${error.message}\n`);
+      process.exitCode = EXIT.INTERNAL;
     } else {
       process.stderr.write(`sweep: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
       process.exitCode = EXIT.INTERNAL;

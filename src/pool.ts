@@ -8,7 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Piscina } from 'piscina';
-import type { Executor, LiveRun } from './executor.js';
+import { ExecutorError, type Executor, type LiveRun } from './executor.js';
 import type { Plan } from './grid.js';
 import { ROOT } from './paths.js';
 import { PROBLEMS } from './problems/index.js';
@@ -17,15 +17,21 @@ import { maxMemoryNeeded } from './run.js';
 
 export const WORKER_FILE = join(ROOT, 'dist', 'workers', 'sweep-worker.js');
 
-/** Tasks queued per thread: a second one waits so the thread never idles between
- * tasks, unless a run's arena is so large that a second copy would cost too much. */
+/** Tasks submitted per thread: a second one waits so the thread never idles between
+ * tasks, unless a run's arena is so large that a second one would cost too much. */
 const TASKS_PER_THREAD = 2;
 const LARGE_ARENA_BYTES = 64 * 2 ** 20;
 const FLOAT64_BYTES = 8;
+/** Default heap limit of a worker thread (V8 old generation), in MiB. */
+export const DEFAULT_WORKER_MEMORY_MB = 2048;
 
 export interface PoolOptions {
   /** Threads; default: the available cores. */
   workers?: number;
+  /** Heap limit per worker thread, MiB: a run that exceeds it ends in `error`. */
+  workerMemoryMb?: number;
+  /** The worker entry; tests substitute one that injects faults. */
+  workerFile?: string;
 }
 
 function arenaBytes(plan: Plan): number {
@@ -38,60 +44,53 @@ export class PiscinaExecutor implements Executor {
   private readonly pool: Piscina;
   private readonly lanes: Lane[] = [];
   private readonly busy = new Set<Lane>();
+  private failure: Error | undefined;
 
   constructor(options: PoolOptions = {}) {
     this.size = options.workers ?? availableParallelism();
     this.pool = new Piscina({
-      filename: WORKER_FILE,
+      filename: options.workerFile ?? WORKER_FILE,
       minThreads: this.size,
       maxThreads: this.size,
       // Threads live as long as the sweep: a sweep is one burst of work.
       idleTimeout: Infinity,
+      resourceLimits: { maxOldGenerationSizeMb: options.workerMemoryMb ?? DEFAULT_WORKER_MEMORY_MB },
+    });
+    // A worker that cannot start is reported here (and by the task that hit it).
+    this.pool.on('error', (e: Error) => {
+      this.failure ??= e;
     });
   }
 
-  async *run(batches: Iterable<Batch>, signal?: AbortSignal): AsyncIterable<BatchResult> {
-    const source = batches[Symbol.iterator]();
-    type Done = { result: BatchResult; lane: Lane; task: Promise<Done> };
-    const running = new Set<Promise<Done>>();
-    let limit = this.size * TASKS_PER_THREAD;
-
-    const launch = (): void => {
-      while (running.size < limit && !signal?.aborted) {
-        const next = source.next();
-        if (next.done) return;
-        const bytes = arenaBytes(next.value.plan);
-        if (bytes > LARGE_ARENA_BYTES) limit = this.size;
-        const lane = this.takeLane(bytes);
-        const task: Promise<Done> = this.pool
-          .run({ batch: next.value, lane } satisfies Task)
-          .then((result: BatchResult) => ({ result, lane, task }));
-        running.add(task);
-      }
-    };
-
+  async ready(): Promise<void> {
     try {
-      launch();
-      while (running.size > 0) {
-        const { result, lane, task } = await Promise.race(running);
-        running.delete(task);
-        this.busy.delete(lane);
-        launch();
-        yield result;
-      }
-    } finally {
-      // On an early exit, let the tasks in flight finish so their lanes are free.
-      await Promise.allSettled(running);
-      this.busy.clear();
+      await this.pool.run(null, { name: 'ping' });
+    } catch (e) {
+      throw new ExecutorError(`worker threads cannot start: ${(e as Error).message}`);
     }
   }
 
-  private takeLane(arenaBytes: number): Lane {
-    let lane = this.lanes.find((l) => !this.busy.has(l) && l.arena.byteLength >= arenaBytes);
+  capacity(plan: Plan): number {
+    return arenaBytes(plan) > LARGE_ARENA_BYTES ? this.size : this.size * TASKS_PER_THREAD;
+  }
+
+  async execute(batch: Batch): Promise<BatchResult> {
+    if (this.failure) throw new ExecutorError(`worker threads failed: ${this.failure.message}`);
+    const lane = this.takeLane(arenaBytes(batch.plan));
+    try {
+      return (await this.pool.run({ batch, lane } satisfies Task)) as BatchResult;
+    } finally {
+      new Int32Array(lane.progress)[LIVE.RUN] = -1;
+      this.busy.delete(lane);
+    }
+  }
+
+  private takeLane(bytes: number): Lane {
+    let lane = this.lanes.find((l) => !this.busy.has(l) && l.arena.byteLength >= bytes);
     if (!lane) {
       const idle = this.lanes.findIndex((l) => !this.busy.has(l));
       if (idle >= 0) this.lanes.splice(idle, 1); // too small: let it go
-      lane = { progress: new SharedArrayBuffer(LIVE.BYTES), arena: new SharedArrayBuffer(arenaBytes) };
+      lane = { progress: new SharedArrayBuffer(LIVE.BYTES), arena: new SharedArrayBuffer(bytes) };
       new Int32Array(lane.progress)[LIVE.RUN] = -1;
       this.lanes.push(lane);
     }

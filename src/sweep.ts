@@ -1,13 +1,15 @@
 /**
- * The coordinator: cuts a plan into batches, hands them to an executor, and writes
- * each batch's rows in run order as soon as every earlier run is written.
+ * The coordinator: cuts a plan into batches, keeps the executor busy, and writes
+ * each batch's rows in run order as soon as every earlier run is written. A batch
+ * whose worker dies is re-run one run at a time, so that only the run that killed
+ * it is recorded as an error; `retries` gives errored runs more attempts.
  */
-import type { Executor } from './executor.js';
+import { ExecutorError, type Executor } from './executor.js';
 import { optimizerAt, specAt, type Plan, type RunSpec } from './grid.js';
 import type { OptimizerName } from './optimizers/index.js';
 import { PROBLEMS } from './problems/index.js';
 import { STATUS_CODE, type Batch, type BatchResult } from './protocol.js';
-import { formatHeader, layout } from './sink.js';
+import { layout, row, type Layout } from './sink.js';
 
 /** A batch should take a few milliseconds: long enough to amortise the tens of
  * microseconds a task costs, short enough to balance the threads. Cost is counted in
@@ -26,11 +28,6 @@ export function batchSize(plan: Plan, threads: number): number {
   return Math.max(1, Math.min(byCost, byBalance, MAX_BATCH_RUNS));
 }
 
-/** The batches covering runs [from, to), in order. */
-export function* batches(plan: Plan, data: unknown, size: number, from = 0, to = plan.total): Generator<Batch> {
-  for (let first = from; first < to; first += size) yield { plan, data, first, count: Math.min(size, to - first) };
-}
-
 export interface OptimizerSummary {
   optimizer: OptimizerName;
   runs: number;
@@ -42,19 +39,29 @@ export interface OptimizerSummary {
 }
 
 export interface SweepSummary {
+  /** Runs written by this call (not counting those already in a resumed file). */
   runs: number;
+  /** Runs written in all, resumed ones included. */
+  written: number;
+  /** Whether the sweep stopped early (signal) with runs left to do. */
+  interrupted: boolean;
   optimizers: OptimizerSummary[];
   seconds: number;
 }
 
 export interface SweepOptions {
   executor: Executor;
-  /** Receives the CSV text, header first, rows in run order. */
+  /** Receives CSV rows, in run order (the header is the caller's). */
   write: (text: string) => void | Promise<void>;
+  /** Stops submitting batches; those running finish and are written. */
   signal?: AbortSignal;
   /** Runs per batch; default from `batchSize`. */
   batchSize?: number;
-  /** Told the number of runs written so far, after each write. */
+  /** The first run to do: runs before it are already written (resume). */
+  from?: number;
+  /** Extra attempts for a run that ends in error. */
+  retries?: number;
+  /** Told the number of runs written so far (resumed ones included), after each write. */
   onWritten?: (runs: number) => void;
 }
 
@@ -64,12 +71,50 @@ export async function loadData(plan: Plan): Promise<unknown> {
   return def.load ? def.load(plan.problem.options) : undefined;
 }
 
+/** The CSV layout of a plan's rows. */
+export function planLayout(plan: Plan): Layout {
+  return layout(plan, PROBLEMS[plan.problem.name].metrics(plan.problem.options));
+}
+
+/** A batch result for runs whose worker died: status error, with the reason. */
+function failedRun(plan: Plan, l: Layout, id: number, reason: string): BatchResult {
+  const spec = specAt(plan, id);
+  const r = { status: 'error' as const, finalLoss: NaN, bestLoss: NaN, divergedAt: -1, metrics: [], error: reason };
+  return {
+    first: id,
+    count: 1,
+    status: Uint8Array.of(STATUS_CODE.error),
+    finalLoss: Float64Array.of(NaN),
+    bestLoss: Float64Array.of(NaN),
+    divergedAt: Int32Array.of(-1),
+    durationMs: Float64Array.of(NaN),
+    csv: row(plan, l, spec, r, NaN),
+  };
+}
+
+/** One run's slice of a batch result (its CSV line is line `k`). */
+function slice(r: BatchResult, k: number, line: string): BatchResult {
+  return {
+    first: r.first + k,
+    count: 1,
+    status: r.status.slice(k, k + 1),
+    finalLoss: r.finalLoss.slice(k, k + 1),
+    bestLoss: r.bestLoss.slice(k, k + 1),
+    divergedAt: r.divergedAt.slice(k, k + 1),
+    durationMs: r.durationMs.slice(k, k + 1),
+    csv: `${line}\n`,
+  };
+}
+
 export async function runSweep(plan: Plan, options: SweepOptions): Promise<SweepSummary> {
   const started = performance.now();
   const { executor, write, signal } = options;
-  const def = PROBLEMS[plan.problem.name];
+  const retries = options.retries ?? 0;
+  const from = options.from ?? 0;
+  const l = planLayout(plan);
   const data = await loadData(plan);
   const size = options.batchSize ?? batchSize(plan, executor.size);
+  const capacity = executor.capacity(plan);
 
   const byName = new Map<OptimizerName, OptimizerSummary & { bestId: number; bestLoss: number }>();
   for (const o of plan.optimizers)
@@ -90,24 +135,89 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
     }
   };
 
-  await write(formatHeader(layout(plan, def.metrics(plan.problem.options))));
-  const waiting = new Map<number, BatchResult>();
-  let next = 0;
-  let runs = 0;
-  for await (const result of executor.run(batches(plan, data, size), signal)) {
-    waiting.set(result.first, result);
-    for (let r = waiting.get(next); r; r = waiting.get(next)) {
-      waiting.delete(next);
+  let nextFresh = from;
+  const again: Batch[] = [];
+  const attempts = new Map<number, number>();
+  const done = new Map<number, BatchResult>(); // by first run id, waiting for its turn
+  const running = new Set<Promise<void>>();
+  let fatal: unknown;
+
+  const take = (): Batch | undefined => {
+    const b = again.shift();
+    if (b) return b;
+    if (nextFresh >= plan.total) return undefined;
+    const count = Math.min(size, plan.total - nextFresh);
+    const batch = { plan, data, first: nextFresh, count };
+    nextFresh += count;
+    return batch;
+  };
+  const single = (id: number): Batch => ({ plan, data, first: id, count: 1 });
+  const tryAgain = (id: number): boolean => {
+    const n = (attempts.get(id) ?? 0) + 1;
+    attempts.set(id, n);
+    return n <= retries;
+  };
+
+  const onResult = (r: BatchResult): void => {
+    let retry: number[] = [];
+    if (retries > 0) for (let k = 0; k < r.count; k++) if (r.status[k] === STATUS_CODE.error && tryAgain(r.first + k)) retry.push(k);
+    if (retry.length === 0) {
+      done.set(r.first, r);
+      return;
+    }
+    const lines = r.csv.split('\n');
+    for (let k = 0; k < r.count; k++) {
+      if (retry[0] === k) {
+        retry = retry.slice(1);
+        again.push(single(r.first + k));
+      } else done.set(r.first + k, slice(r, k, lines[k]));
+    }
+  };
+  const onFailure = (batch: Batch, e: unknown): void => {
+    if (e instanceof ExecutorError) {
+      fatal ??= e;
+      return;
+    }
+    // Which run killed the worker is unknown: run each on its own.
+    if (batch.count > 1) for (let k = 0; k < batch.count; k++) again.push(single(batch.first + k));
+    else if (tryAgain(batch.first)) again.push(batch);
+    else {
+      const reason = `worker died: ${e instanceof Error ? e.message : String(e)}`;
+      done.set(batch.first, failedRun(plan, l, batch.first, reason));
+    }
+  };
+
+  let next = from;
+  const flush = async (): Promise<void> => {
+    for (let r = done.get(next); r; r = done.get(next)) {
+      done.delete(next);
       await write(r.csv);
       tally(r);
-      runs += r.count;
       next += r.count;
-      options.onWritten?.(runs);
+      options.onWritten?.(next);
     }
+  };
+
+  for (;;) {
+    while (running.size < capacity && !signal?.aborted && fatal === undefined) {
+      const batch = take();
+      if (!batch) break;
+      const task: Promise<void> = executor
+        .execute(batch)
+        .then(onResult, (e: unknown) => onFailure(batch, e))
+        .finally(() => running.delete(task));
+      running.add(task);
+    }
+    if (running.size === 0) break;
+    await Promise.race(running);
+    await flush();
   }
+  if (fatal !== undefined) throw fatal;
 
   return {
-    runs,
+    runs: next - from,
+    written: next,
+    interrupted: next < plan.total,
     seconds: (performance.now() - started) / 1000,
     optimizers: [...byName.values()].map(({ bestId, bestLoss, ...s }) =>
       bestId >= 0 ? { ...s, best: { spec: specAt(plan, bestId), finalLoss: bestLoss } } : s,

@@ -26,3 +26,8 @@ export default function runTask({ batch, lane }: Task): BatchResult {
   // the bookkeeping of transferring them.
   return runBatch(batch, new Float64Array(lane.arena), live);
 }
+
+/** Answers the pool's start-up check: reaching here means this file loaded. */
+export function ping(): boolean {
+  return true;
+}
