@@ -1,0 +1,125 @@
+/**
+ * `npm run bench`: the figures quoted in the README, measured side by side in one
+ * run and reported as ratios (machines here are noisy; ratios travel better).
+ * Each figure is the median of REPEATS interleaved measurements.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../src/config/load.js';
+import { adam } from '../src/optimizers/adam.js';
+import { defaultHyper } from '../src/optimizers/index.js';
+import { PiscinaExecutor } from '../src/pool.js';
+import { formatHeader } from '../src/sink.js';
+import { planLayout, runSweep } from '../src/sweep.js';
+import { plainRuns, plainSweep, type PlainGrid } from './bowl-plain.js';
+
+const REPEATS = 5;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const logspace = (lo: number, hi: number, n: number): number[] =>
+  Array.from({ length: n }, (_, i) => Number((lo * (hi / lo) ** (i / (n - 1))).toPrecision(6)));
+
+const dir = mkdtempSync(join(tmpdir(), 'sweep-bench-'));
+const lines: string[] = [];
+const say = (line: string): void => {
+  lines.push(line);
+  console.log(line);
+};
+
+async function sweepThroughput(): Promise<void> {
+  const grid: PlainGrid = { lrs: logspace(1e-3, 1.5, 100), momenta: [0.5, 0.8, 0.9, 0.95, 0.99], seeds: 72, steps: 30 };
+  const plan = parseConfig(
+    JSON.stringify({
+      name: 'bench-bowl',
+      problem: { name: 'anisotropic-bowl' },
+      optimizers: ['sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'],
+      lr: grid.lrs,
+      momentum: grid.momenta,
+      steps: grid.steps,
+      seeds: Array.from({ length: grid.seeds }, (_, i) => i),
+    }),
+    'bench',
+  );
+  if (plan.total !== plainRuns(grid)) throw new Error(`grid mismatch: ${plan.total} vs ${plainRuns(grid)}`);
+  const header = formatHeader(planLayout(plan));
+  const executors = [1, 2].map((workers) => new PiscinaExecutor({ workers }));
+  await Promise.all(executors.map((e) => e.ready()));
+
+  const sweepOnce = async (executor: PiscinaExecutor): Promise<number> => {
+    const path = join(dir, `sweep-${executor.size}.csv`);
+    const started = performance.now();
+    const file = await open(path, 'w');
+    await file.write(header);
+    const summary = await runSweep(plan, { executor, write: async (text) => void (await file.write(text)) });
+    await file.close();
+    const seconds = (performance.now() - started) / 1000;
+    if (summary.runs !== plan.total) throw new Error('sweep incomplete');
+    return plan.total / seconds;
+  };
+  const rates: Record<string, number[]> = { plain: [], w1: [], w2: [] };
+  for (let r = 0; r < REPEATS; r++) {
+    let t = performance.now();
+    plainSweep(grid, join(dir, 'plain.csv'));
+    rates.plain.push(plan.total / ((performance.now() - t) / 1000));
+    rates.w1.push(await sweepOnce(executors[0]));
+    rates.w2.push(await sweepOnce(executors[1]));
+  }
+  await Promise.all(executors.map((e) => e.close()));
+  const [plain, w1, w2] = [median(rates.plain), median(rates.w1), median(rates.w2)];
+  say(`\n### Analytic sweep: ${plan.total} runs of 30 steps on the anisotropic bowl, CSV written\n`);
+  say('| | runs/s | vs plain loop |');
+  say('|---|---:|---:|');
+  say(`| plain single-thread loop | ${Math.round(plain).toLocaleString('en')} | 1.00 |`);
+  say(`| sweep, 1 worker | ${Math.round(w1).toLocaleString('en')} | ${(w1 / plain).toFixed(2)} |`);
+  say(`| sweep, 2 workers | ${Math.round(w2).toLocaleString('en')} | ${(w2 / plain).toFixed(2)} |`);
+  say(`\n2 workers / 1 worker: **${(w2 / w1).toFixed(2)}×**`);
+}
+
+function adamBandwidth(): void {
+  const n = 10_000_000;
+  const FLOAT64 = 8;
+  // Adam reads W, g, m, v and writes W, m, v; a copy reads one array and writes one.
+  const adamBytes = 7 * n * FLOAT64;
+  const copyBytes = 2 * n * FLOAT64;
+  const memory = new Float64Array(new SharedArrayBuffer(4 * n * FLOAT64));
+  const W = memory.subarray(0, n);
+  const g = memory.subarray(n, 2 * n);
+  const state = { arrays: [memory.subarray(2 * n, 3 * n), memory.subarray(3 * n, 4 * n)], count: 0 };
+  for (let i = 0; i < n; i++) {
+    W[i] = Math.sin(i);
+    g[i] = Math.cos(i);
+  }
+  const src = new Float64Array(n).fill(1);
+  const dst = new Float64Array(n);
+  dst.set(src); // touch the pages once
+  const h = defaultHyper('adam');
+  const js: number[] = [];
+  const copy: number[] = [];
+  for (let r = 0; r < REPEATS + 1; r++) {
+    let t = performance.now();
+    adam.update(W, g, state, h);
+    const tAdam = performance.now() - t;
+    t = performance.now();
+    dst.set(src);
+    const tCopy = performance.now() - t;
+    if (r > 0) {
+      js.push(adamBytes / tAdam / 1e6);
+      copy.push(copyBytes / tCopy / 1e6);
+    }
+  }
+  const [a, c] = [median(js), median(copy)];
+  say(`\n### One Adam step over 10,000,000 float64 parameters\n`);
+  say('| | GB/s | of copy bandwidth |');
+  say('|---|---:|---:|');
+  say(`| plain copy (\`dst.set(src)\`) | ${c.toFixed(1)} | 100% |`);
+  say(`| adam, JavaScript loop | ${a.toFixed(1)} | ${((100 * a) / c).toFixed(0)}% |`);
+}
+
+say(`sweep bench — ${new Date().toISOString().slice(0, 10)}, ${cpus()[0].model}, ${cpus().length} cores, Node ${process.version}`);
+try {
+  await sweepThroughput();
+  adamBandwidth();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
