@@ -13,14 +13,17 @@ import { DEFAULT_MAX_RUNS, loadConfig } from './config/load.js';
 import { UsageError } from './errors.js';
 import { ExecutorError } from './executor.js';
 import type { Plan } from './grid.js';
-import { CsvFile } from './output.js';
+import { CsvFile, createCurves, resumeCurves } from './output.js';
+import { PROBLEMS } from './problems/index.js';
 import { DEFAULT_WORKER_MEMORY_MB, PiscinaExecutor, WORKER_FILE } from './pool.js';
 import { bestRuns, dryRun, progressLine } from './report.js';
-import { formatHeader } from './sink.js';
+import { curveHeader, formatHeader } from './sink.js';
 import { planLayout, runSweep } from './sweep.js';
 
 export const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2 } as const;
 
+/** Points per loss curve by default. */
+const CURVE_POINTS = 100;
 /** How often the live progress line is redrawn. */
 const PROGRESS_MS = 250;
 
@@ -35,6 +38,8 @@ interface Args {
   force: boolean;
   retries: number;
   workerMemory: number;
+  curves?: string;
+  curveEvery?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -59,6 +64,14 @@ function parseArgs(argv: string[]): Args {
       type: 'number',
       default: DEFAULT_MAX_RUNS,
       describe: 'refuse a sweep with more runs than this',
+    })
+    .option('curves', {
+      type: 'string',
+      describe: 'also write each run\'s loss curve (and, for small problems, its trajectory) to this CSV',
+    })
+    .option('curve-every', {
+      type: 'number',
+      describe: 'record the curve every K steps (default: steps/100, at least 1)',
     })
     .option('resume', {
       type: 'boolean',
@@ -102,6 +115,11 @@ function checkArgs(a: Args): void {
     throw new UsageError(`--max-runs must be an integer >= 1, got ${a.maxRuns}`);
   if (!Number.isInteger(a.retries) || a.retries < 0)
     throw new UsageError(`--retries must be an integer >= 0, got ${a.retries}`);
+  if (a.curveEvery !== undefined && (!Number.isInteger(a.curveEvery) || a.curveEvery < 1))
+    throw new UsageError(`--curve-every must be an integer >= 1, got ${a.curveEvery}`);
+  if (a.curveEvery !== undefined && a.curves === undefined) throw new UsageError('--curve-every needs --curves FILE');
+  if (a.curves === '-') throw new UsageError('--curves needs a file; standard output is for --out -');
+  if (a.curves !== undefined && a.curves === a.out) throw new UsageError(`--curves ${a.curves}: the same file as --out`);
   if (!Number.isFinite(a.workerMemory) || a.workerMemory < 16)
     throw new UsageError(`--worker-memory must be a number of MiB >= 16, got ${a.workerMemory}`);
 }
@@ -137,6 +155,14 @@ async function main(argv: string[]): Promise<number> {
       : await CsvFile.create(outPath, plan, header, args.force);
   if (toStdout) process.stdout.write(header);
   const from = file?.done ?? 0;
+  const def = PROBLEMS[plan.problem.name];
+  const curveHead = curveHeader(def.trajectory?.(plan.problem.options) ?? []);
+  const curves = args.curves
+    ? args.resume
+      ? await resumeCurves(args.curves, curveHead, from)
+      : await createCurves(args.curves, curveHead, args.force)
+    : undefined;
+  const curveEvery = args.curveEvery ?? Math.max(1, Math.round(plan.steps / CURVE_POINTS));
   if (file && from > 0) say(`resuming ${outPath}: ${from} of ${plan.total} runs already done\n`);
 
   const executor = new PiscinaExecutor({ workers: args.workers, workerMemoryMb: args.workerMemory });
@@ -179,6 +205,7 @@ async function main(argv: string[]): Promise<number> {
       onWritten: (runs) => {
         written = runs;
       },
+      curves: curves && { every: curveEvery, write: (text) => curves.write(text) },
     });
     complete = !summary.interrupted;
     if (ticker) process.stderr.write('\r\x1b[K');
@@ -200,6 +227,7 @@ async function main(argv: string[]): Promise<number> {
     if (ticker) clearInterval(ticker);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await curves?.close();
     await file?.close(complete);
     await executor.close();
   }

@@ -6,7 +6,7 @@
  * The record stays outside the CSV so that spreadsheets open the CSV as it is.
  */
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { access, mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -39,79 +39,20 @@ async function writeRecord(csv: string, record: SweepRecord): Promise<void> {
   await rename(`${path}.tmp`, path);
 }
 
-export class CsvFile {
+/** A file written front to back and synced to disk at least every SYNC_MS. */
+class SyncedFile {
   private lastSync = Date.now();
   private dirty = false;
   private readonly timer: NodeJS.Timeout;
 
-  private constructor(
+  constructor(
     readonly path: string,
     private readonly handle: FileHandle,
-    private readonly record: SweepRecord,
-    /** Runs already in the file when it was opened (resume). */
-    readonly done: number,
     /** Where the next write goes: the end of what is kept. */
     private position: number,
   ) {
     this.timer = setInterval(() => void this.sync(), SYNC_MS);
     this.timer.unref();
-  }
-
-  /** Creates the CSV and its record; refuses an existing file unless `force`. */
-  static async create(path: string, plan: Plan, header: string, force: boolean): Promise<CsvFile> {
-    await checkFolder(path);
-    let handle: FileHandle;
-    try {
-      handle = await open(path, force ? 'w' : 'wx');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST')
-        throw new UsageError(`--out ${path}: file exists; pass --resume to continue it or --force to overwrite it`);
-      throw new UsageError(`--out ${path}: cannot create (${code})`);
-    }
-    const record = { format: RECORD_FORMAT, fingerprint: fingerprint(plan), name: plan.name, runs: plan.total, complete: false };
-    await writeRecord(path, record);
-    const file = new CsvFile(path, handle, record, 0, 0);
-    await file.write(header);
-    return file;
-  }
-
-  /** Reopens a CSV this config started, after cutting a torn last line. */
-  static async resume(path: string, plan: Plan, header: string): Promise<CsvFile> {
-    let record: SweepRecord;
-    try {
-      record = JSON.parse(await readFile(recordPath(path), 'utf8')) as SweepRecord;
-    } catch {
-      throw new UsageError(`--resume ${path}: no sweep record ${recordPath(path)} beside it, so it cannot be checked; start anew with --force`);
-    }
-    if (record.fingerprint !== fingerprint(plan))
-      throw new UsageError(`--resume ${path}: it was written by a different config (${record.name}, ${record.runs} runs); use the same config, or --force to overwrite`);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (e) {
-      throw new UsageError(`--resume ${path}: cannot read (${(e as NodeJS.ErrnoException).code})`);
-    }
-    let kept: string;
-    if (text.startsWith(header)) kept = text.slice(0, text.lastIndexOf('\n') + 1);
-    else if (header.startsWith(text)) kept = ''; // killed while writing the header
-    else throw new UsageError(`--resume ${path}: its header is not this config's; the file was changed by hand`);
-    let rows: string[][];
-    try {
-      rows = parse(kept.slice(header.length)) as string[][];
-    } catch (e) {
-      throw new UsageError(`--resume ${path}: not a CSV this tool wrote (${(e as Error).message})`);
-    }
-    rows.forEach((r, i) => {
-      if (Number(r[0]) !== i)
-        throw new UsageError(`--resume ${path}: row ${i + 2} has run_id ${r[0]}, expected ${i}; the file was changed by hand`);
-    });
-    const keep = Buffer.byteLength(kept);
-    const handle = await open(path, 'r+');
-    await handle.truncate(keep);
-    const file = new CsvFile(path, handle, { ...record, complete: false }, rows.length, keep);
-    if (kept === '') await file.write(header);
-    return file;
   }
 
   async write(text: string): Promise<void> {
@@ -128,21 +69,143 @@ export class CsvFile {
     await this.handle.datasync().catch(() => undefined);
   }
 
-  /** Syncs and closes; marks the record complete when every run is in. */
-  async close(complete: boolean): Promise<void> {
+  async close(): Promise<void> {
     clearInterval(this.timer);
     await this.sync();
     await this.handle.close();
+  }
+}
+
+async function create(path: string, force: boolean, flag: string): Promise<FileHandle> {
+  await checkFolder(path, flag);
+  try {
+    return await open(path, force ? 'w' : 'wx');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST')
+      throw new UsageError(`${flag} ${path}: file exists; pass --resume to continue it or --force to overwrite it`);
+    throw new UsageError(`${flag} ${path}: cannot create (${code})`);
+  }
+}
+
+async function readForResume(path: string, flag: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--resume: ${flag} ${path}: cannot read (${(e as NodeJS.ErrnoException).code})`);
+  }
+}
+
+/** The whole lines of `text` after `header` (a torn last line is dropped), or
+ * undefined when even the header is torn. Throws when the header is another's. */
+function wholeLines(text: string, header: string, what: string): string | undefined {
+  if (text.startsWith(header)) return text.slice(header.length, text.lastIndexOf('\n') + 1);
+  if (header.startsWith(text)) return undefined; // killed while writing the header
+  throw new UsageError(`--resume ${what}: its header is not this config's; the file was changed by hand`);
+}
+
+/** Cuts the file to `kept` (header included) and reopens it for appending. */
+async function reopen(path: string, header: string, kept: string | undefined): Promise<SyncedFile> {
+  const bytes = kept === undefined ? 0 : Buffer.byteLength(header + kept);
+  const handle = await open(path, 'r+');
+  await handle.truncate(bytes);
+  const file = new SyncedFile(path, handle, bytes);
+  if (kept === undefined) await file.write(header);
+  return file;
+}
+
+/** The results CSV and its sweep record. */
+export class CsvFile {
+  private constructor(
+    private readonly file: SyncedFile,
+    private readonly record: SweepRecord,
+    /** Runs already in the file when it was opened (resume). */
+    readonly done: number,
+  ) {}
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  /** Creates the CSV and its record; refuses an existing file unless `force`. */
+  static async create(path: string, plan: Plan, header: string, force: boolean): Promise<CsvFile> {
+    const handle = await create(path, force, '--out');
+    const record = { format: RECORD_FORMAT, fingerprint: fingerprint(plan), name: plan.name, runs: plan.total, complete: false };
+    await writeRecord(path, record);
+    const file = new SyncedFile(path, handle, 0);
+    await file.write(header);
+    return new CsvFile(file, record, 0);
+  }
+
+  /** Reopens a CSV this config started, after cutting a torn last line. */
+  static async resume(path: string, plan: Plan, header: string): Promise<CsvFile> {
+    let record: SweepRecord;
+    try {
+      record = JSON.parse(await readFile(recordPath(path), 'utf8')) as SweepRecord;
+    } catch {
+      throw new UsageError(
+        `--resume ${path}: no sweep record ${recordPath(path)} beside it, so it cannot be checked; start anew with --force`,
+      );
+    }
+    if (record.fingerprint !== fingerprint(plan))
+      throw new UsageError(
+        `--resume ${path}: it was written by a different config (${record.name}, ${record.runs} runs); use the same config, or --force to overwrite`,
+      );
+    const kept = wholeLines(await readForResume(path, '--out'), header, path);
+    let rows: string[][] = [];
+    try {
+      if (kept) rows = parse(kept) as string[][];
+    } catch (e) {
+      throw new UsageError(`--resume ${path}: not a CSV this tool wrote (${(e as Error).message})`);
+    }
+    rows.forEach((r, i) => {
+      if (Number(r[0]) !== i)
+        throw new UsageError(`--resume ${path}: row ${i + 2} has run_id ${r[0]}, expected ${i}; the file was changed by hand`);
+    });
+    return new CsvFile(await reopen(path, header, kept), { ...record, complete: false }, rows.length);
+  }
+
+  write(text: string): Promise<void> {
+    return this.file.write(text);
+  }
+
+  /** Syncs and closes; marks the record complete when every run is in. */
+  async close(complete: boolean): Promise<void> {
+    await this.file.close();
     if (complete) await writeRecord(this.path, { ...this.record, complete: true });
   }
 }
 
-async function checkFolder(path: string): Promise<void> {
+/** Creates the loss-curve CSV (rows in run order, never behind the results CSV). */
+export async function createCurves(path: string, header: string, force: boolean): Promise<SyncedFile> {
+  const file = new SyncedFile(path, await create(path, force, '--curves'), 0);
+  await file.write(header);
+  return file;
+}
+
+/** Reopens the loss-curve CSV, keeping the rows of runs before `from` (those the
+ * results CSV has). */
+export async function resumeCurves(path: string, header: string, from: number): Promise<SyncedFile> {
+    if (!existsSync(path)) return createCurves(path, header, false);
+    const lines = wholeLines(await readForResume(path, '--curves'), header, path);
+    let kept = lines;
+    if (lines) {
+      // Rows are in run order: cut at the first row of a run not in the results.
+      let at = 0;
+      while (at < lines.length && Number(lines.slice(at, lines.indexOf(',', at))) < from) at = lines.indexOf('\n', at) + 1;
+      kept = lines.slice(0, at);
+    }
+    return reopen(path, header, kept);
+}
+
+export type { SyncedFile };
+
+async function checkFolder(path: string, flag: string): Promise<void> {
   const dir = dirname(path);
   try {
     await mkdir(dir, { recursive: true });
     await access(dir, constants.W_OK);
   } catch (e) {
-    throw new UsageError(`--out ${path}: cannot write to folder ${dir} (${(e as NodeJS.ErrnoException).code})`);
+    throw new UsageError(`${flag} ${path}: cannot write to folder ${dir} (${(e as NodeJS.ErrnoException).code})`);
   }
 }

@@ -12,6 +12,8 @@ export interface Batch {
   readonly data: unknown;
   readonly first: number;
   readonly count: number;
+  /** Record each run's loss curve every this many steps; 0 for none. */
+  readonly curveEvery: number;
 }
 
 /** Status codes in `BatchResult.status`, index into STATUSES. */
@@ -30,6 +32,9 @@ export interface BatchResult {
   /** The batch's CSV rows, formatted where the runs ran (formatting is most of the
    * cost of a tiny run, and so is spread over the workers). */
   readonly csv: string;
+  /** The batch's loss-curve rows (`run_id, step, loss, <trajectory>`), run order;
+   * empty unless the batch asked for curves. */
+  readonly curves: string;
 }
 
 /** What a task carries besides its batch: where to run it (the executor's own). */

@@ -27,6 +27,13 @@ export interface LiveSink {
   step(step: number, loss: number): void;
 }
 
+/** Where a run records its loss curve: at step 0, every `every` steps, and at its
+ * last step (the final or the diverging one). */
+export interface CurveSink {
+  readonly every: number;
+  record(step: number, loss: number, W: Float64Array): void;
+}
+
 /** The views a run works in: parameters, gradient and optimizer state, carved from
  * one block of memory (in a worker, shared memory). Reused by consecutive runs. */
 export interface Workspace {
@@ -75,7 +82,7 @@ function addWeightDecay(loss: number, W: Float64Array, g: Float64Array, spans: r
  * Runs `spec` on `problem` in `ws` (zeroed here: all state starts at zero).
  * Divergence is data: the run stops and says when.
  */
-export function runOne(spec: RunSpec, problem: Problem, ws: Workspace, live?: LiveSink): RunResult {
+export function runOne(spec: RunSpec, problem: Problem, ws: Workspace, live?: LiveSink, curve?: CurveSink): RunResult {
   const optimizer = OPTIMIZERS[spec.optimizer];
   if (ws.optimizer !== spec.optimizer || ws.W.length !== problem.dim)
     throw new RangeError(`run ${spec.id} (${spec.optimizer}, ${problem.dim} parameters) got a workspace for ${ws.optimizer}, ${ws.W.length}`);
@@ -95,9 +102,11 @@ export function runOne(spec: RunSpec, problem: Problem, ws: Workspace, live?: Li
     if (weightDecay > 0) loss = addWeightDecay(loss, W, g, problem.decayed, weightDecay);
     live?.step(step, loss);
     // A NaN or ±Inf parameter makes the loss non-finite; so does an overflowing one.
+    const last = step === steps || !Number.isFinite(loss);
+    if (curve && (last || step % curve.every === 0)) curve.record(step, loss, W);
     if (!Number.isFinite(loss)) break;
     if (loss < best) best = loss;
-    if (step === steps) break;
+    if (last) break;
     optimizer.update(W, g, state, hyper);
   }
   const diverged = !Number.isFinite(loss);

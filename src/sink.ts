@@ -101,6 +101,17 @@ export function row(plan: Plan, l: Layout, spec: RunSpec, r: RunResult, duration
   return record(cells);
 }
 
+/** Columns of the loss-curve CSV (long format, one row per recorded step). */
+export const CURVE_DOCS = {
+  run_id: 'the run, as in the results CSV',
+  step: 'updates done',
+  loss: 'loss at that step (blank when non-finite)',
+} as const;
+
+export function curveHeader(trajectory: readonly string[]): string {
+  return formatHeader({ header: [...Object.keys(CURVE_DOCS), ...trajectory], metrics: [] });
+}
+
 export function formatHeader(l: Layout): string {
   return stringify([l.header as string[]], CSV_OPTIONS);
 }

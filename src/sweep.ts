@@ -63,6 +63,9 @@ export interface SweepOptions {
   retries?: number;
   /** Told the number of runs written so far (resumed ones included), after each write. */
   onWritten?: (runs: number) => void;
+  /** Loss curves: recorded every `every` steps, written (in run order, each batch's
+   * before its results rows, so the curves file never lags the CSV) to `write`. */
+  curves?: { every: number; write: (text: string) => void | Promise<void> };
 }
 
 /** Loads the problem's data once, for every batch to share. */
@@ -89,11 +92,13 @@ function failedRun(plan: Plan, l: Layout, id: number, reason: string): BatchResu
     divergedAt: Int32Array.of(-1),
     durationMs: Float64Array.of(NaN),
     csv: row(plan, l, spec, r, NaN),
+    curves: '',
   };
 }
 
 /** One run's slice of a batch result (its CSV line is line `k`). */
 function slice(r: BatchResult, k: number, line: string): BatchResult {
+  const id = `${r.first + k},`;
   return {
     first: r.first + k,
     count: 1,
@@ -103,6 +108,11 @@ function slice(r: BatchResult, k: number, line: string): BatchResult {
     divergedAt: r.divergedAt.slice(k, k + 1),
     durationMs: r.durationMs.slice(k, k + 1),
     csv: `${line}\n`,
+    curves: r.curves
+      .split('\n')
+      .filter((l) => l.startsWith(id))
+      .map((l) => `${l}\n`)
+      .join(''),
   };
 }
 
@@ -115,6 +125,7 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
   const data = await loadData(plan);
   const size = options.batchSize ?? batchSize(plan, executor.size);
   const capacity = executor.capacity(plan);
+  const curveEvery = options.curves?.every ?? 0;
 
   const byName = new Map<OptimizerName, OptimizerSummary & { bestId: number; bestLoss: number }>();
   for (const o of plan.optimizers)
@@ -147,11 +158,11 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
     if (b) return b;
     if (nextFresh >= plan.total) return undefined;
     const count = Math.min(size, plan.total - nextFresh);
-    const batch = { plan, data, first: nextFresh, count };
+    const batch = { plan, data, first: nextFresh, count, curveEvery };
     nextFresh += count;
     return batch;
   };
-  const single = (id: number): Batch => ({ plan, data, first: id, count: 1 });
+  const single = (id: number): Batch => ({ plan, data, first: id, count: 1, curveEvery });
   const tryAgain = (id: number): boolean => {
     const n = (attempts.get(id) ?? 0) + 1;
     attempts.set(id, n);
@@ -191,6 +202,7 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
   const flush = async (): Promise<void> => {
     for (let r = done.get(next); r; r = done.get(next)) {
       done.delete(next);
+      if (options.curves && r.curves) await options.curves.write(r.curves);
       await write(r.csv);
       tally(r);
       next += r.count;

@@ -32,6 +32,7 @@ export const anisotropicBowl: ProblemDef<BowlOptions> = {
   },
   dim: () => 2,
   metrics: () => ['x', 'y', 'distance'],
+  trajectory: () => ['x', 'y'],
   create({ start }) {
     return {
       dim: 2,

@@ -7,6 +7,9 @@
  */
 import { OptionError, distance, type ProblemDef } from './types.js';
 
+/** Trajectories are traced up to this many dimensions. */
+const TRACED_DIMS = 10;
+
 export interface RosenbrockOptions {
   dim: number;
 }
@@ -24,6 +27,7 @@ export const rosenbrock: ProblemDef<RosenbrockOptions> = {
   },
   dim: ({ dim }) => dim,
   metrics: () => ['distance'],
+  trajectory: ({ dim }) => (dim <= TRACED_DIMS ? Array.from({ length: dim }, (_, i) => `x${i}`) : []),
   create({ dim }) {
     return {
       dim,

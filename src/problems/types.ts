@@ -44,6 +44,9 @@ export interface ProblemDef<O extends object = object, D = unknown> {
   dim(options: O): number;
   /** Names of the extra CSV columns `finish` returns. */
   metrics(options: O): readonly string[];
+  /** Names of the leading parameters a loss curve traces (the trajectory of the
+   * book's figures); none for large problems. */
+  trajectory?(options: O): readonly string[];
   /** Loads the problem's data once per sweep, in the coordinator. Its result must be
    * structured-cloneable; put bulk arrays in SharedArrayBuffers so that every worker
    * reads the same memory. Throws `UsageError` for missing data. */
