@@ -196,6 +196,7 @@ async function main(argv: string[]): Promise<number> {
     const summary = await runSweep(plan, {
       executor,
       from,
+      prior: file?.rows,
       retries: args.retries,
       signal: controller.signal,
       write: async (text) => {

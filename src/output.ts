@@ -119,9 +119,14 @@ export class CsvFile {
   private constructor(
     private readonly file: SyncedFile,
     private readonly record: SweepRecord,
-    /** Runs already in the file when it was opened (resume). */
-    readonly done: number,
+    /** The rows already in the file when it was opened (resume), as parsed. */
+    readonly rows: readonly (readonly string[])[],
   ) {}
+
+  /** Runs already in the file when it was opened. */
+  get done(): number {
+    return this.rows.length;
+  }
 
   get path(): string {
     return this.file.path;
@@ -134,7 +139,7 @@ export class CsvFile {
     await writeRecord(path, record);
     const file = new SyncedFile(path, handle, 0);
     await file.write(header);
-    return new CsvFile(file, record, 0);
+    return new CsvFile(file, record, []);
   }
 
   /** Reopens a CSV this config started, after cutting a torn last line. */
@@ -162,7 +167,7 @@ export class CsvFile {
       if (Number(r[0]) !== i)
         throw new UsageError(`--resume ${path}: row ${i + 2} has run_id ${r[0]}, expected ${i}; the file was changed by hand`);
     });
-    return new CsvFile(await reopen(path, header, kept), { ...record, complete: false }, rows.length);
+    return new CsvFile(await reopen(path, header, kept), { ...record, complete: false }, rows);
   }
 
   write(text: string): Promise<void> {

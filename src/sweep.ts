@@ -59,6 +59,8 @@ export interface SweepOptions {
   batchSize?: number;
   /** The first run to do: runs before it are already written (resume). */
   from?: number;
+  /** The rows already written (resume), as parsed from the CSV: counted in the summary. */
+  prior?: readonly (readonly string[])[];
   /** Extra attempts for a run that ends in error. */
   retries?: number;
   /** Told the number of runs written so far (resumed ones included), after each write. */
@@ -92,6 +94,24 @@ function failedRun(plan: Plan, l: Layout, id: number, reason: string): BatchResu
     divergedAt: Int32Array.of(-1),
     durationMs: Float64Array.of(NaN),
     csv: row(plan, l, spec, r, NaN),
+    curves: '',
+  };
+}
+
+/** Rows read back from a CSV, as a batch result (for the summary). */
+function parsedRows(l: Layout, rows: readonly (readonly string[])[]): BatchResult {
+  const col = (name: string): number => l.header.indexOf(name);
+  const [status, finalLoss] = [col('status'), col('final_loss')];
+  const num = (cell: string): number => (cell === '' ? NaN : Number(cell));
+  return {
+    first: 0,
+    count: rows.length,
+    status: Uint8Array.from(rows, (r) => STATUS_CODE[r[status] as keyof typeof STATUS_CODE] ?? STATUS_CODE.error),
+    finalLoss: Float64Array.from(rows, (r) => num(r[finalLoss])),
+    bestLoss: Float64Array.from(rows, (r) => num(r[col('best_loss')])),
+    divergedAt: Int32Array.from(rows, (r) => (r[col('diverged_at')] === '' ? -1 : Number(r[col('diverged_at')]))),
+    durationMs: Float64Array.from(rows, (r) => num(r[col('duration_ms')])),
+    csv: '',
     curves: '',
   };
 }
@@ -145,6 +165,8 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
       else s.error++;
     }
   };
+
+  if (options.prior?.length) tally(parsedRows(l, options.prior));
 
   let nextFresh = from;
   const again: Batch[] = [];
