@@ -212,8 +212,9 @@ async function main(argv: string[]): Promise<number> {
     if (ticker) process.stderr.write('\r\x1b[K');
     say(bestRuns(plan, summary));
     const where = toStdout ? 'standard output' : outPath;
-    const rate = Math.round(summary.runs / summary.seconds);
-    say(`${summary.runs} runs in ${summary.seconds.toFixed(2)} s (${rate} runs/s) → ${where}\n`);
+    const rate = summary.runs / summary.seconds;
+    const shown = rate >= 100 ? Math.round(rate).toLocaleString('en') : rate.toPrecision(2);
+    say(`${summary.runs} runs in ${summary.seconds.toFixed(2)} s (${shown} runs/s) → ${where}\n`);
     if (stoppedBy) {
       const rest = plan.total - summary.written;
       process.stderr.write(
