@@ -1,0 +1,248 @@
+/*
+ * The GEMM and MLP helper kernels for one element type, included once per type by
+ * gemm.c. Before including, gemm.c defines:
+ *
+ *   T            the element type (float or double)
+ *   LANES        elements per v128 (4 or 2)
+ *   SFX(name)    name ## _f32 or name ## _f64
+ *   V_ADD V_MUL V_MAX V_GT V_LOAD_SPLAT(p)   the f32x4 or f64x2 operations
+ *   V_HSUM(a)    a vector of the horizontal sums of the LANES vectors a[0..LANES)
+ *   SFX(load_partial)(p, count), SFX(store_partial)(p, x, count)   the first count < LANES
+ *                elements, other lanes 0: never touch memory past the end of a row
+ *   NN_MR NN_NRV  register tile of the NN/TN kernels: rows × vectors of columns
+ *   NT_MR NT_NC   register tile of the NT kernel: rows × columns (NT_NC = LANES)
+ *   KC            depth of a cache block: a K×(NN_NRV·LANES) panel of B stays in L1
+ *
+ * All matrices are dense row-major; pointers are byte offsets into the shared memory.
+ * `accumulate` = 0 overwrites C, 1 adds to it. The math is in gemm.c's header.
+ */
+
+#define TILE_COLS (NN_NRV * LANES)
+#define INLINE static inline __attribute__((always_inline))
+
+/*
+ * One MR × (NRV·LANES) tile of C (+)= A·B over k ∈ [0, kc). A's element (i, k) is at
+ * A[i·sAi + k·sAk], so the same code serves A (sAi = K, sAk = 1) and Aᵀ (sAi = 1,
+ * sAk = M). B's row k starts at B + k·ldb. `tailLanes` > 0 makes the last column
+ * vector partial (the N % LANES columns at the right edge of C).
+ */
+INLINE void SFX(tile_nn)(const int MR, const int NRV, size kc, const T *A, size sAi, size sAk, const T *B,
+                         size ldb, T *C, size ldc, int accumulate, size tailLanes) {
+  v128_t acc[NN_MR][NN_NRV];
+#pragma clang loop unroll(full)
+  for (int r = 0; r < MR; r++) {
+#pragma clang loop unroll(full)
+    for (int c = 0; c < NRV; c++) {
+      T *p = C + r * ldc + c * LANES;
+      const int partial = tailLanes && c == NRV - 1;
+      acc[r][c] = !accumulate ? wasm_f64x2_splat(0.0)
+                  : partial   ? SFX(load_partial)(p, tailLanes)
+                              : wasm_v128_load(p);
+    }
+  }
+  for (size k = 0; k < kc; k++) {
+    const T *b = B + k * ldb;
+    v128_t bv[NN_NRV];
+#pragma clang loop unroll(full)
+    for (int c = 0; c < NRV; c++)
+      bv[c] = tailLanes && c == NRV - 1 ? SFX(load_partial)(b + c * LANES, tailLanes) : wasm_v128_load(b + c * LANES);
+    const T *a = A + k * sAk;
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) {
+      const v128_t ar = V_LOAD_SPLAT(a + r * sAi);
+#pragma clang loop unroll(full)
+      for (int c = 0; c < NRV; c++) acc[r][c] = V_ADD(acc[r][c], V_MUL(ar, bv[c]));
+    }
+  }
+#pragma clang loop unroll(full)
+  for (int r = 0; r < MR; r++) {
+#pragma clang loop unroll(full)
+    for (int c = 0; c < NRV; c++) {
+      T *p = C + r * ldc + c * LANES;
+      if (tailLanes && c == NRV - 1)
+        SFX(store_partial)(p, acc[r][c], tailLanes);
+      else
+        wasm_v128_store(p, acc[r][c]);
+    }
+  }
+}
+
+/* The rows of one column panel, MR at a time, then the leftover rows one at a time. */
+INLINE void SFX(panel_nn)(const int NRV, size M, size kc, const T *A, size sAi, size sAk, const T *B, size ldb,
+                          T *C, size ldc, int accumulate, size tailLanes) {
+  size i = 0;
+  for (; i + NN_MR <= M; i += NN_MR)
+    SFX(tile_nn)(NN_MR, NRV, kc, A + i * sAi, sAi, sAk, B, ldb, C + i * ldc, ldc, accumulate, tailLanes);
+  for (; i < M; i++) SFX(tile_nn)(1, NRV, kc, A + i * sAi, sAi, sAk, B, ldb, C + i * ldc, ldc, accumulate, tailLanes);
+}
+
+/*
+ * C (+)= op(A)·B with op(A)(i, k) = A[i·sAi + k·sAk], blocked by KC in depth (the
+ * first block honours `accumulate`, later ones add) and by TILE_COLS in width. Within
+ * a depth block each column panel of B (kc × TILE_COLS) is reused by all M rows from L1.
+ */
+static void SFX(gemm_strided)(size M, size N, size K, const T *A, size sAi, size sAk, const T *B, T *C,
+                              int accumulate) {
+  if (K == 0) {
+    if (!accumulate)
+      for (size i = 0; i < M * N; i++) C[i] = 0;
+    return;
+  }
+  const size fullPanels = N / TILE_COLS;
+  const size restVectors = (N % TILE_COLS) / LANES;
+  const size tailLanes = N % LANES;
+  for (size k0 = 0; k0 < K; k0 += KC) {
+    const size kc = K - k0 < KC ? K - k0 : KC;
+    const int acc = accumulate || k0 > 0;
+    const T *Ak = A + k0 * sAk;
+    const T *Bk = B + k0 * N;
+    for (size p = 0; p < fullPanels; p++)
+      SFX(panel_nn)(NN_NRV, M, kc, Ak, sAi, sAk, Bk + p * TILE_COLS, N, C + p * TILE_COLS, N, acc, 0);
+    size j = fullPanels * TILE_COLS;
+    for (size v = 0; v < restVectors; v++, j += LANES)
+      SFX(panel_nn)(1, M, kc, Ak, sAi, sAk, Bk + j, N, C + j, N, acc, 0);
+    if (tailLanes) SFX(panel_nn)(1, M, kc, Ak, sAi, sAk, Bk + j, N, C + j, N, acc, tailLanes);
+  }
+}
+
+void SFX(gemm_nn)(size M, size N, size K, const T *A, const T *B, T *C, int accumulate) {
+  SFX(gemm_strided)(M, N, K, A, K, 1, B, C, accumulate);
+}
+
+void SFX(gemm_tn)(size M, size N, size K, const T *A, const T *B, T *C, int accumulate) {
+  SFX(gemm_strided)(M, N, K, A, 1, M, B, C, accumulate);
+}
+
+/*
+ * One MR × NT_NC tile of C (+)= A·Bᵀ: dot products of rows of A with rows of B,
+ * vectorised along k and reduced horizontally once at the end into one vector per
+ * row of C (NT_NC = LANES consecutive columns). The K % LANES tail enters as one more
+ * zero-padded vector. When only `cols` < NT_NC rows of B are left, the missing ones
+ * repeat the last row (so no load leaves B) and only `cols` columns are stored.
+ */
+INLINE void SFX(tile_nt)(const int MR, size K, const T *A, const T *B, T *C, size ldc, int accumulate, size cols) {
+  const T *Brow[NT_NC];
+#pragma clang loop unroll(full)
+  for (int c = 0; c < NT_NC; c++) Brow[c] = B + ((size)c < cols ? (size)c : cols - 1) * K;
+  v128_t acc[NT_MR][NT_NC];
+#pragma clang loop unroll(full)
+  for (int r = 0; r < MR; r++)
+#pragma clang loop unroll(full)
+    for (int c = 0; c < NT_NC; c++) acc[r][c] = wasm_f64x2_splat(0.0);
+  const size kFull = K - K % LANES;
+  size k = 0;
+  for (; k < kFull; k += LANES) {
+    v128_t bv[NT_NC];
+#pragma clang loop unroll(full)
+    for (int c = 0; c < NT_NC; c++) bv[c] = wasm_v128_load(Brow[c] + k);
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) {
+      const v128_t ar = wasm_v128_load(A + r * K + k);
+#pragma clang loop unroll(full)
+      for (int c = 0; c < NT_NC; c++) acc[r][c] = V_ADD(acc[r][c], V_MUL(ar, bv[c]));
+    }
+  }
+  if (k < K) {
+    const size rest = K - k;
+    v128_t bv[NT_NC];
+#pragma clang loop unroll(full)
+    for (int c = 0; c < NT_NC; c++) bv[c] = SFX(load_partial)(Brow[c] + k, rest);
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) {
+      const v128_t ar = SFX(load_partial)(A + r * K + k, rest);
+#pragma clang loop unroll(full)
+      for (int c = 0; c < NT_NC; c++) acc[r][c] = V_ADD(acc[r][c], V_MUL(ar, bv[c]));
+    }
+  }
+#pragma clang loop unroll(full)
+  for (int r = 0; r < MR; r++) {
+    v128_t sums = V_HSUM(acc[r]);
+    T *p = C + r * ldc;
+    if (cols == NT_NC) {
+      if (accumulate) sums = V_ADD(sums, wasm_v128_load(p));
+      wasm_v128_store(p, sums);
+    } else {
+      if (accumulate) sums = V_ADD(sums, SFX(load_partial)(p, cols));
+      SFX(store_partial)(p, sums, cols);
+    }
+  }
+}
+
+/* C (+)= A·Bᵀ, NT_NC rows of B (columns of C) at a time, NT_MR rows of A within. */
+void SFX(gemm_nt)(size M, size N, size K, const T *A, const T *B, T *C, int accumulate) {
+  for (size j = 0; j < N; j += NT_NC) {
+    const size cols = N - j < NT_NC ? N - j : NT_NC;
+    const T *Bj = B + j * K;
+    size i = 0;
+    for (; i + NT_MR <= M; i += NT_MR) SFX(tile_nt)(NT_MR, K, A + i * K, Bj, C + i * N + j, N, accumulate, cols);
+    for (; i < M; i++) SFX(tile_nt)(1, K, A + i * K, Bj, C + i * N + j, N, accumulate, cols);
+  }
+}
+
+/* Y[i,j] ← Y[i,j] + b[j], then (when `relu`) max(·, 0); NaN stays NaN, −0 becomes +0
+ * (the book's ReLU: out[x <= 0] = 0). */
+INLINE void SFX(bias_act)(size M, size N, const T *b, T *Y, const int relu) {
+  const v128_t zero = wasm_f64x2_splat(0.0);
+  const size full = N - N % LANES, tail = N % LANES;
+  for (size i = 0; i < M; i++) {
+    T *y = Y + i * N;
+    size j = 0;
+    for (; j < full; j += LANES) {
+      v128_t x = V_ADD(wasm_v128_load(y + j), wasm_v128_load(b + j));
+      wasm_v128_store(y + j, relu ? V_MAX(x, zero) : x);
+    }
+    if (tail) {
+      v128_t x = V_ADD(SFX(load_partial)(y + j, tail), SFX(load_partial)(b + j, tail));
+      SFX(store_partial)(y + j, relu ? V_MAX(x, zero) : x, tail);
+    }
+  }
+}
+
+void SFX(bias_relu)(size M, size N, const T *b, T *Y) { SFX(bias_act)(M, N, b, Y, 1); }
+void SFX(bias_add)(size M, size N, const T *b, T *Y) { SFX(bias_act)(M, N, b, Y, 0); }
+
+/* dX[i] ← Y[i] > 0 ? dY[i] : 0, with Y the ReLU's output (Y > 0 exactly where its
+ * input was > 0). dX may be dY. */
+void SFX(relu_backward)(size n, const T *Y, const T *dY, T *dX) {
+  const v128_t zero = wasm_f64x2_splat(0.0);
+  const size full = n - n % LANES, tail = n % LANES;
+  size i = 0;
+  for (; i < full; i += LANES)
+    wasm_v128_store(dX + i, wasm_v128_and(wasm_v128_load(dY + i), V_GT(wasm_v128_load(Y + i), zero)));
+  if (tail)
+    SFX(store_partial)(dX + i, wasm_v128_and(SFX(load_partial)(dY + i, tail), V_GT(SFX(load_partial)(Y + i, tail), zero)),
+                       tail);
+}
+
+/* Column vectors summed together by col_sums: independent add chains hide latency. */
+#define COLSUM_NRV 4
+
+/* db[j] (+)= Σ_i dY[i,j]: the bias gradient of an affine layer. */
+void SFX(col_sums)(size M, size N, const T *dY, T *db, int accumulate) {
+  const size full = N - N % LANES, tail = N % LANES;
+  size j = 0;
+  for (; j + COLSUM_NRV * LANES <= full; j += COLSUM_NRV * LANES) {
+    v128_t s[COLSUM_NRV];
+#pragma clang loop unroll(full)
+    for (int c = 0; c < COLSUM_NRV; c++) s[c] = accumulate ? wasm_v128_load(db + j + c * LANES) : wasm_f64x2_splat(0.0);
+    for (size i = 0; i < M; i++)
+#pragma clang loop unroll(full)
+      for (int c = 0; c < COLSUM_NRV; c++) s[c] = V_ADD(s[c], wasm_v128_load(dY + i * N + j + c * LANES));
+#pragma clang loop unroll(full)
+    for (int c = 0; c < COLSUM_NRV; c++) wasm_v128_store(db + j + c * LANES, s[c]);
+  }
+  for (; j < full; j += LANES) {
+    v128_t s = accumulate ? wasm_v128_load(db + j) : wasm_f64x2_splat(0.0);
+    for (size i = 0; i < M; i++) s = V_ADD(s, wasm_v128_load(dY + i * N + j));
+    wasm_v128_store(db + j, s);
+  }
+  if (tail) {
+    v128_t s = accumulate ? SFX(load_partial)(db + j, tail) : wasm_f64x2_splat(0.0);
+    for (size i = 0; i < M; i++) s = V_ADD(s, SFX(load_partial)(dY + i * N + j, tail));
+    SFX(store_partial)(db + j, s, tail);
+  }
+}
+
+#undef TILE_COLS
+#undef INLINE
+#undef COLSUM_NRV

@@ -1,0 +1,364 @@
+/**
+ * WebAssembly SIMD kernels (kernels/*.c, built by kernels/build.sh into the committed
+ * kernels/*.wasm) that run on a shared WebAssembly.Memory, so every worker thread can
+ * run them on parameters that live in one SharedArrayBuffer.
+ *
+ * MEMORY LAYOUT. The modules import their memory (env.memory, shared). Its first
+ * KERNEL_HEAP_BASE bytes belong to the modules (their C stack, which no kernel
+ * actually uses: kernels/build.sh checks that); callers place their arrays at or above
+ * KERNEL_HEAP_BASE, anywhere, aligned to their element size (16-byte alignment is
+ * faster for the SIMD loads, 64 keeps rows on cache lines). `createSharedMemory(bytes)`
+ * makes a memory with `bytes` free bytes from KERNEL_HEAP_BASE up.
+ *
+ * OPTIMIZERS (float64, f64x2). `optimizerKernel(name, memory)` returns an update with
+ * the signature and semantics of `Optimizer.update` (src/optimizers/types.ts), bit for
+ * bit equal to the JS loops in src/optimizers/*.ts; the Float64Array arguments must be
+ * views over `memory.buffer`. The math (kernels/optim.c has it in full):
+ *
+ *   sgd       W ← W − η·g
+ *   momentum  v ← α·v − η·g ;  W ← W + v
+ *   nesterov  W ← W + α²·v − (1+α)·η·g ;  v ← α·v − η·g
+ *   adagrad   h ← h + g⊙g ;  W ← W − η·g / (√h + ε)
+ *   rmsprop   h ← ρ·h + (1−ρ)·g⊙g ;  W ← W − η·g / (√h + ε)
+ *   adam      t ← t+1 ; η_t = η·√(1−β₂ᵗ)/(1−β₁ᵗ) ;  m ← m + (1−β₁)(g − m) ;
+ *             v ← v + (1−β₂)(g⊙g − v) ;  W ← W − η_t·m / (√v + ε)
+ *
+ * DENSE KERNELS (float32 f32x4 and float64 f64x2). `gemmKernels('f32' | 'f64', memory)`.
+ * Matrices are dense row-major; every pointer is a byte offset into the memory (a
+ * view's `byteOffset`); sizes are element counts; `accumulate` adds to the output
+ * instead of overwriting it. Outputs must not overlap inputs (except dX = dY).
+ *
+ *   nn(M, N, K, A, B, C, acc)     C[M×N] (+)= A[M×K] · B[K×N]     C_ij = Σ_k A_ik·B_kj
+ *   tn(M, N, K, A, B, C, acc)     C[M×N] (+)= A[K×M]ᵀ · B[K×N]    C_ij = Σ_k A_ki·B_kj
+ *   nt(M, N, K, A, B, C, acc)     C[M×N] (+)= A[M×K] · B[N×K]ᵀ    C_ij = Σ_k A_ik·B_jk
+ *   biasRelu(M, N, b, Y)          Y_ij ← max(Y_ij + b_j, 0)       (NaN stays NaN)
+ *   biasAdd(M, N, b, Y)           Y_ij ← Y_ij + b_j
+ *   reluBackward(n, Y, dY, dX)    dX_i ← Y_i > 0 ? dY_i : 0      (Y: the ReLU's output)
+ *   colSums(M, N, dY, db, acc)    db_j (+)= Σ_i dY_ij
+ *
+ * An affine layer Y = X·W + b is nn + biasRelu (or biasAdd); its backward pass is
+ * dW = Xᵀ·dY (tn), db = colSums(dY), dX = dY·Wᵀ (nt). The sums are blocked, so they
+ * match a naive loop to rounding (not bit for bit), deterministically.
+ *
+ * Each thread compiles each module once (synchronously, on first use) and instantiates
+ * it once per memory.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OPTIMIZERS, type OptimizerName } from '../optimizers/index.js';
+import type { Hyper, OptState } from '../optimizers/types.js';
+import { ROOT } from '../paths.js';
+
+/**
+ * The part of the WebAssembly JS API used here. The project's lib (ES2022) has none
+ * (it lives in lib.dom); declared in this module only, so it cannot clash with a
+ * global declaration, and structurally the same as lib.dom's.
+ */
+declare namespace WebAssembly {
+  interface MemoryDescriptor {
+    initial: number;
+    maximum?: number;
+    shared?: boolean;
+  }
+  interface Memory {
+    readonly buffer: ArrayBuffer | SharedArrayBuffer;
+    grow(delta: number): number;
+  }
+  interface Global {
+    value: number;
+  }
+  interface Module {}
+  interface Instance {
+    readonly exports: Record<string, unknown>;
+  }
+  const Memory: { new (descriptor: MemoryDescriptor): Memory; prototype: Memory };
+  const Module: { new (bytes: Uint8Array): Module };
+  const Instance: { new (module: Module, imports: Record<string, Record<string, unknown>>): Instance };
+}
+
+/** The shared memory the kernels run on (a WebAssembly.Memory with `shared: true`). */
+export type KernelMemory = WebAssembly.Memory;
+
+/** Bytes in a WebAssembly page, the unit of a memory's size. */
+export const WASM_PAGE_BYTES = 65536;
+/** The most pages a wasm32 memory can have (4 GiB): the modules' declared maximum. */
+export const WASM32_MAX_PAGES = 65536;
+/** The first byte callers may use; below it is the modules' own (see build.sh's
+ * STACK_BYTES; instantiation checks each module's exported __heap_base equals it). */
+export const KERNEL_HEAP_BASE = 65536;
+
+/**
+ * A shared memory with `bytes` free bytes from KERNEL_HEAP_BASE up (rounded up to
+ * whole pages). It can grow to `maximumBytes` (default: the wasm32 limit, 4 GiB;
+ * a shared memory reserves address space for its maximum up front, not RAM).
+ */
+export function createSharedMemory(bytes: number, maximumBytes = WASM32_MAX_PAGES * WASM_PAGE_BYTES): WebAssembly.Memory {
+  if (!Number.isSafeInteger(bytes) || bytes < 0)
+    throw new RangeError(`createSharedMemory: bytes must be a non-negative integer, got ${bytes}`);
+  const initial = Math.ceil((KERNEL_HEAP_BASE + bytes) / WASM_PAGE_BYTES);
+  const maximum = Math.ceil(maximumBytes / WASM_PAGE_BYTES);
+  if (initial > WASM32_MAX_PAGES)
+    throw new RangeError(
+      `createSharedMemory: ${bytes} bytes above the heap base need ${initial} pages, more than the wasm32 limit of ${WASM32_MAX_PAGES}`,
+    );
+  if (maximum < initial || maximum > WASM32_MAX_PAGES)
+    throw new RangeError(
+      `createSharedMemory: maximumBytes must be between the initial size (${initial * WASM_PAGE_BYTES}) and 4 GiB, got ${maximumBytes}`,
+    );
+  const memory = new WebAssembly.Memory({ initial, maximum, shared: true });
+  rememberBuffer(memory);
+  return memory;
+}
+
+// ---- modules and instances ----
+
+const modules = new Map<string, WebAssembly.Module>();
+
+/** Compiles kernels/<file> once per thread (it is small: synchronous is fine). */
+function compiled(file: string): WebAssembly.Module {
+  let module = modules.get(file);
+  if (!module) {
+    module = new WebAssembly.Module(readFileSync(join(ROOT, 'kernels', file)));
+    modules.set(file, module);
+  }
+  return module;
+}
+
+function instantiate(file: string, memory: WebAssembly.Memory): Record<string, unknown> {
+  if (!(memory.buffer instanceof SharedArrayBuffer))
+    throw new TypeError(`kernels/${file}: the memory must be shared (make it with createSharedMemory)`);
+  const { exports } = new WebAssembly.Instance(compiled(file), { env: { memory } });
+  const heapBase = (exports.__heap_base as WebAssembly.Global).value;
+  if (heapBase !== KERNEL_HEAP_BASE)
+    throw new Error(
+      `kernels/${file}: __heap_base is ${heapBase}, but src/kernels/index.ts reserves ${KERNEL_HEAP_BASE} bytes: rebuild with kernels/build.sh or update KERNEL_HEAP_BASE`,
+    );
+  rememberBuffer(memory);
+  return exports;
+}
+
+/** One instance per memory and thread, created on first use. */
+function perMemory<T>(file: string, wrap: (exports: Record<string, unknown>) => T): (memory: WebAssembly.Memory) => T {
+  const cache = new WeakMap<WebAssembly.Memory, T>();
+  return (memory) => {
+    let value = cache.get(memory);
+    if (value === undefined) {
+      value = wrap(instantiate(file, memory));
+      cache.set(memory, value);
+    }
+    return value;
+  };
+}
+
+// ---- views over the memory ----
+
+/**
+ * The buffers seen for each memory. A view made before `memory.grow()` keeps the old
+ * SharedArrayBuffer object, which still aliases the same memory; remembering the
+ * buffers seen lets such views through.
+ */
+const knownBuffers = new WeakMap<WebAssembly.Memory, WeakSet<ArrayBufferLike>>();
+
+function rememberBuffer(memory: WebAssembly.Memory): ArrayBufferLike {
+  const buffer = memory.buffer;
+  let set = knownBuffers.get(memory);
+  if (!set) knownBuffers.set(memory, (set = new WeakSet()));
+  set.add(buffer);
+  return buffer;
+}
+
+function isOver(view: ArrayBufferView, memory: WebAssembly.Memory): boolean {
+  return view.buffer === rememberBuffer(memory) || knownBuffers.get(memory)!.has(view.buffer);
+}
+
+function checkView(where: string, name: string, view: Float64Array, memory: WebAssembly.Memory, length: number): void {
+  if (!isOver(view, memory))
+    throw new Error(
+      `${where}: ${name} is not a view over the kernels' WebAssembly.Memory (its buffer is another ${view.buffer.constructor.name}); make it from memory.buffer (after a grow() elsewhere, from this thread's memory.buffer)`,
+    );
+  if (view.byteOffset < KERNEL_HEAP_BASE)
+    throw new RangeError(
+      `${where}: ${name} starts at byte ${view.byteOffset}, inside the kernels' reserved [0, ${KERNEL_HEAP_BASE}); place arrays at or above KERNEL_HEAP_BASE`,
+    );
+  if (view.length !== length)
+    throw new RangeError(`${where}: ${name} has ${view.length} elements, W has ${length}; they must match`);
+}
+
+function checkDisjoint(where: string, names: readonly string[], views: readonly Float64Array[]): void {
+  for (let i = 0; i < views.length; i++)
+    for (let j = i + 1; j < views.length; j++) {
+      const a = views[i];
+      const b = views[j];
+      if (a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength && a.length && b.length)
+        throw new RangeError(`${where}: ${names[i]} and ${names[j]} overlap; every array needs its own bytes`);
+    }
+}
+
+// ---- optimizers ----
+
+/** kernels/optim.c's exports: pointers are byte offsets, n the element count. */
+interface OptimExports {
+  sgd(W: number, g: number, n: number, lr: number): void;
+  momentum(W: number, g: number, v: number, n: number, lr: number, alpha: number): void;
+  nesterov(W: number, g: number, v: number, n: number, lr: number, alpha: number, alphaSquared: number, c: number): void;
+  adagrad(W: number, g: number, h: number, n: number, lr: number, eps: number): void;
+  rmsprop(W: number, g: number, h: number, n: number, lr: number, rho: number, oneMinusRho: number, eps: number): void;
+  adam(W: number, g: number, m: number, v: number, n: number, lrT: number, a: number, b: number, eps: number): void;
+}
+
+/** One step given the instance and the state arrays' byte offsets; the scalars are
+ * derived from the hyperparameters here, by the same JS expressions as the reference
+ * loops, so the kernels see bit-identical inputs. */
+type Step = (k: OptimExports, W: Float64Array, g: Float64Array, s: OptState, h: Hyper) => void;
+
+const STEPS: Record<OptimizerName, Step> = {
+  sgd(k, W, g, s, { lr }) {
+    k.sgd(W.byteOffset, g.byteOffset, W.length, lr);
+    s.count++;
+  },
+  momentum(k, W, g, s, { lr, momentum: alpha }) {
+    k.momentum(W.byteOffset, g.byteOffset, s.arrays[0].byteOffset, W.length, lr, alpha);
+    s.count++;
+  },
+  nesterov(k, W, g, s, { lr, momentum: alpha }) {
+    const a2 = alpha * alpha;
+    const c = (1 + alpha) * lr;
+    k.nesterov(W.byteOffset, g.byteOffset, s.arrays[0].byteOffset, W.length, lr, alpha, a2, c);
+    s.count++;
+  },
+  adagrad(k, W, g, s, { lr, eps }) {
+    k.adagrad(W.byteOffset, g.byteOffset, s.arrays[0].byteOffset, W.length, lr, eps);
+    s.count++;
+  },
+  rmsprop(k, W, g, s, { lr, rho, eps }) {
+    const oneMinusRho = 1 - rho;
+    k.rmsprop(W.byteOffset, g.byteOffset, s.arrays[0].byteOffset, W.length, lr, rho, oneMinusRho, eps);
+    s.count++;
+  },
+  adam(k, W, g, s, { lr, beta1, beta2, eps }) {
+    const [m, v] = s.arrays;
+    const t = ++s.count;
+    const lrT = (lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
+    k.adam(W.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, W.length, lrT, 1 - beta1, 1 - beta2, eps);
+  },
+};
+
+const optimInstance = perMemory('optim.wasm', (exports) => exports as unknown as OptimExports);
+
+export type OptimizerUpdate = (W: Float64Array, g: Float64Array, s: OptState, h: Hyper) => void;
+
+/**
+ * The kernel for optimizer `name` on `memory`: the same signature and results as
+ * `OPTIMIZERS[name].update`, for Float64Arrays over `memory.buffer` that do not overlap.
+ */
+export function optimizerKernel(name: OptimizerName, memory: WebAssembly.Memory): OptimizerUpdate {
+  if (!Object.hasOwn(STEPS, name))
+    throw new RangeError(`optimizerKernel: no kernel for optimizer "${name}"; one of ${Object.keys(STEPS).join(', ')}`);
+  const k = optimInstance(memory);
+  const step = STEPS[name];
+  const where = `optimizerKernel('${name}')`;
+  const stateNames = OPTIMIZERS[name].state;
+  const names = ['W', 'g', ...stateNames];
+  return (W, g, s, h) => {
+    if (s.arrays.length !== stateNames.length)
+      throw new RangeError(`${where}: expected ${stateNames.length} state arrays (${stateNames.join(', ')}), got ${s.arrays.length}`);
+    const n = W.length;
+    checkView(where, 'W', W, memory, n);
+    checkView(where, 'g', g, memory, n);
+    for (let i = 0; i < stateNames.length; i++) checkView(where, `state ${stateNames[i]}`, s.arrays[i], memory, n);
+    checkDisjoint(where, names, [W, g, ...s.arrays]);
+    step(k, W, g, s, h);
+  };
+}
+
+// ---- dense kernels ----
+
+export type Precision = 'f32' | 'f64';
+
+/** Bytes per element of each precision. */
+export const ELEMENT_BYTES: Record<Precision, number> = { f32: 4, f64: 8 };
+
+/** The dense kernels of one precision on one memory. Pointers are byte offsets, sizes
+ * element counts; see the top of this file for the math. */
+export interface GemmKernels {
+  readonly precision: Precision;
+  /** C[M×N] (+)= A[M×K]·B[K×N] */
+  nn(M: number, N: number, K: number, A: number, B: number, C: number, accumulate?: boolean): void;
+  /** C[M×N] (+)= A[K×M]ᵀ·B[K×N] */
+  tn(M: number, N: number, K: number, A: number, B: number, C: number, accumulate?: boolean): void;
+  /** C[M×N] (+)= A[M×K]·B[N×K]ᵀ */
+  nt(M: number, N: number, K: number, A: number, B: number, C: number, accumulate?: boolean): void;
+  /** Y[M×N] ← max(Y + b, 0), b broadcast along rows */
+  biasRelu(M: number, N: number, b: number, Y: number): void;
+  /** Y[M×N] ← Y + b, b broadcast along rows */
+  biasAdd(M: number, N: number, b: number, Y: number): void;
+  /** dX[n] ← Y > 0 ? dY : 0 (dX may be dY) */
+  reluBackward(n: number, Y: number, dY: number, dX: number): void;
+  /** db[N] (+)= Σ_i dY[i, ·] over the M rows */
+  colSums(M: number, N: number, dY: number, db: number, accumulate?: boolean): void;
+}
+
+type Kernel = (...args: number[]) => void;
+
+function checkArgs(where: string, elementBytes: number, sizes: readonly number[], pointers: readonly number[]): void {
+  for (const size of sizes)
+    if (!(Number.isInteger(size) && size >= 0 && size <= 0xffffffff))
+      throw new RangeError(`${where}: sizes must be integers >= 0, got ${sizes.join(', ')}`);
+  for (const p of pointers)
+    if (!(Number.isInteger(p) && p >= KERNEL_HEAP_BASE && p % elementBytes === 0))
+      throw new RangeError(
+        `${where}: pointers must be byte offsets >= KERNEL_HEAP_BASE (${KERNEL_HEAP_BASE}) and multiples of ${elementBytes}, got ${pointers.join(', ')}`,
+      );
+}
+
+function wrapGemm(exports: Record<string, unknown>, precision: Precision): GemmKernels {
+  const fn = (name: string) => exports[`${name}_${precision}`] as Kernel;
+  const bytes = ELEMENT_BYTES[precision];
+  const product = (name: string) => {
+    const kernel = fn(name);
+    const where = `gemmKernels('${precision}').${name.slice('gemm_'.length)}`;
+    return (M: number, N: number, K: number, A: number, B: number, C: number, accumulate = false) => {
+      checkArgs(where, bytes, [M, N, K], [A, B, C]);
+      kernel(M, N, K, A, B, C, accumulate ? 1 : 0);
+    };
+  };
+  const biasRelu = fn('bias_relu');
+  const biasAdd = fn('bias_add');
+  const reluBackward = fn('relu_backward');
+  const colSums = fn('col_sums');
+  const where = `gemmKernels('${precision}')`;
+  return {
+    precision,
+    nn: product('gemm_nn'),
+    tn: product('gemm_tn'),
+    nt: product('gemm_nt'),
+    biasRelu(M, N, b, Y) {
+      checkArgs(`${where}.biasRelu`, bytes, [M, N], [b, Y]);
+      biasRelu(M, N, b, Y);
+    },
+    biasAdd(M, N, b, Y) {
+      checkArgs(`${where}.biasAdd`, bytes, [M, N], [b, Y]);
+      biasAdd(M, N, b, Y);
+    },
+    reluBackward(n, Y, dY, dX) {
+      checkArgs(`${where}.reluBackward`, bytes, [n], [Y, dY, dX]);
+      reluBackward(n, Y, dY, dX);
+    },
+    colSums(M, N, dY, db, accumulate = false) {
+      checkArgs(`${where}.colSums`, bytes, [M, N], [dY, db]);
+      colSums(M, N, dY, db, accumulate ? 1 : 0);
+    },
+  };
+}
+
+const gemmInstance = perMemory('gemm.wasm', (exports) => ({
+  f32: wrapGemm(exports, 'f32'),
+  f64: wrapGemm(exports, 'f64'),
+}));
+
+/** The dense kernels in `precision` on `memory`. */
+export function gemmKernels(precision: Precision, memory: WebAssembly.Memory): GemmKernels {
+  if (precision !== 'f32' && precision !== 'f64')
+    throw new RangeError(`gemmKernels: precision must be 'f32' or 'f64', got ${String(precision)}`);
+  return gemmInstance(memory)[precision];
+}

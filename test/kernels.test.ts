@@ -1,0 +1,425 @@
+/**
+ * The WebAssembly kernels against plain references: the optimizer kernels bit for bit
+ * against the JS optimizers (over several steps, so state carries), the dense kernels
+ * against a float64 triple loop, on random shapes with odd sizes and lengths that are
+ * not multiples of the vector width; then the memory contract (views, heap base) and
+ * several threads running the kernels on one memory at once.
+ */
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import {
+  KERNEL_HEAP_BASE,
+  WASM_PAGE_BYTES,
+  createSharedMemory,
+  gemmKernels,
+  optimizerKernel,
+  type KernelMemory,
+  type Precision,
+} from '../src/kernels/index.js';
+import { OPTIMIZERS, OPTIMIZER_NAMES, defaultHyper, type Hyper, type OptState } from '../src/optimizers/index.js';
+import { ROOT } from '../src/paths.js';
+import { rng, type Rng } from '../src/rng.js';
+
+/** Lengths around the f64x2 width and the kernels' unrolling, plus a long one. */
+const LENGTHS = [0, 1, 2, 3, 4, 5, 7, 8, 9, 33, 127, 1000];
+const STEPS = 6;
+const SIMD_BYTES = 16;
+
+/** A bump allocator over a memory, from the heap base up. `skew` bytes are added to
+ * each array's start, so arrays are not always 16-byte aligned. */
+function arena(memory: KernelMemory) {
+  let top = KERNEL_HEAP_BASE;
+  const take = (bytes: number, skew: number) => {
+    const start = Math.ceil(top / SIMD_BYTES) * SIMD_BYTES + skew;
+    if (start + bytes > memory.buffer.byteLength)
+      memory.grow(Math.ceil((start + bytes - memory.buffer.byteLength) / WASM_PAGE_BYTES));
+    top = start + bytes;
+    return start;
+  };
+  return {
+    f64: (n: number, skew = 0) => new Float64Array(memory.buffer, take(n * 8, skew), n),
+    f32: (n: number, skew = 0) => new Float32Array(memory.buffer, take(n * 4, skew), n),
+    reset: () => (top = KERNEL_HEAP_BASE),
+  };
+}
+
+/** Index of the first element that differs (Object.is: so 0 ≠ −0, NaN = NaN), −1 if none. */
+function firstBitDifference(a: Float64Array, b: Float64Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
+  return -1;
+}
+
+/** Gradients of mixed magnitudes, with exact zeros and signed zeros among them. */
+function gradient(r: Rng, n: number): Float64Array {
+  const g = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = r.next();
+    g[i] = u < 0.05 ? 0 : u < 0.08 ? -0 : r.normal() * 10 ** (r.int(13) - 6);
+  }
+  return g;
+}
+
+/** Hyperparameters: the book's defaults, then random ones in each valid range. */
+function hypers(name: (typeof OPTIMIZER_NAMES)[number], r: Rng): Hyper[] {
+  return [
+    defaultHyper(name),
+    {
+      lr: 10 ** (-4 * r.next()),
+      momentum: r.next(),
+      rho: r.next(),
+      beta1: r.next(),
+      beta2: r.next(),
+      eps: 10 ** (-10 * r.next()),
+    },
+  ];
+}
+
+describe('optimizer kernels equal the JS optimizers bit for bit', () => {
+  const memory = createSharedMemory(1 << 20);
+  const heap = arena(memory);
+  for (const name of OPTIMIZER_NAMES) {
+    it.each(LENGTHS)(`${name}, length %i, ${STEPS} steps`, (n) => {
+      const r = rng(n, `kernel-${name}`);
+      const update = optimizerKernel(name, memory);
+      const reference = OPTIMIZERS[name];
+      for (const [which, h] of hypers(name, r).entries()) {
+        heap.reset();
+        const skew = 8 * ((n + which) % 2);
+        const W = heap.f64(n, skew);
+        for (let i = 0; i < n; i++) W[i] = r.normal();
+        const sKernel: OptState = { arrays: reference.state.map((_, i) => heap.f64(n, 8 * (i % 2)).fill(0)), count: 0 };
+        const sJs: OptState = { arrays: reference.state.map(() => new Float64Array(n)), count: 0 };
+        const WJs = W.slice();
+        const g = heap.f64(n, 8 - skew);
+        for (let t = 0; t < STEPS; t++) {
+          g.set(gradient(r, n));
+          update(W, g, sKernel, h);
+          reference.update(WJs, g.slice(), sJs, h);
+          expect(sKernel.count).toBe(sJs.count);
+          expect(firstBitDifference(W, WJs), `W after step ${t + 1}`).toBe(-1);
+          expect(W).toEqual(WJs);
+          for (const [i, stateName] of reference.state.entries()) {
+            expect(firstBitDifference(sKernel.arrays[i], sJs.arrays[i]), `${stateName} after step ${t + 1}`).toBe(-1);
+            expect(sKernel.arrays[i]).toEqual(sJs.arrays[i]);
+          }
+        }
+      }
+    });
+  }
+
+  it('carries NaN and ±Infinity the way the JS loops do', () => {
+    const special = [NaN, Infinity, -Infinity, 0, -0, 1e308, -1e308, 5e-324, 1];
+    const n = special.length;
+    for (const name of OPTIMIZER_NAMES) {
+      heap.reset();
+      const W = heap.f64(n);
+      const g = heap.f64(n);
+      W.set(special);
+      g.set([...special].reverse());
+      const s: OptState = { arrays: OPTIMIZERS[name].state.map(() => heap.f64(n).fill(0)), count: 0 };
+      const WJs = W.slice();
+      const sJs: OptState = { arrays: OPTIMIZERS[name].state.map(() => new Float64Array(n)), count: 0 };
+      for (let t = 0; t < 2; t++) {
+        optimizerKernel(name, memory)(W, g, s, defaultHyper(name));
+        OPTIMIZERS[name].update(WJs, g.slice(), sJs, defaultHyper(name));
+      }
+      expect(W, name).toEqual(WJs);
+      expect(s.arrays, name).toEqual(sJs.arrays);
+    }
+  });
+});
+
+describe('optimizer kernels check their arguments', () => {
+  const memory = createSharedMemory(1 << 16);
+  const heap = arena(memory);
+  const update = optimizerKernel('adam', memory);
+  const h = defaultHyper('adam');
+  const state = (n: number): OptState => ({ arrays: [heap.f64(n), heap.f64(n)], count: 0 });
+
+  it('rejects a view over another buffer', () => {
+    heap.reset();
+    expect(() => update(new Float64Array(4), heap.f64(4), state(4), h)).toThrow(/W is not a view over the kernels' WebAssembly.Memory/);
+    const other = createSharedMemory(64);
+    expect(() => update(heap.f64(4), new Float64Array(other.buffer, KERNEL_HEAP_BASE, 4), state(4), h)).toThrow(/g is not a view/);
+  });
+
+  it('rejects arrays below the heap base, of different lengths, or overlapping', () => {
+    heap.reset();
+    const low = new Float64Array(memory.buffer, 0, 4);
+    expect(() => update(low, heap.f64(4), state(4), h)).toThrow(/reserved \[0, 65536\)/);
+    expect(() => update(heap.f64(4), heap.f64(5), state(4), h)).toThrow(/g has 5 elements, W has 4/);
+    const W = heap.f64(4);
+    expect(() => update(W, heap.f64(4), { arrays: [W, heap.f64(4)], count: 0 }, h)).toThrow(/W and m overlap/);
+    expect(() => update(heap.f64(4), heap.f64(4), { arrays: [heap.f64(4)], count: 0 }, h)).toThrow(/expected 2 state arrays/);
+    expect(() => optimizerKernel('lion' as 'adam', memory)).toThrow(/no kernel for optimizer "lion"/);
+  });
+
+  it('accepts views made before the memory grew', () => {
+    const grown = createSharedMemory(64);
+    const own = arena(grown);
+    const W = own.f64(3);
+    const g = own.f64(3);
+    const sgd = optimizerKernel('sgd', grown);
+    grown.grow(1);
+    g.fill(1);
+    sgd(W, g, { arrays: [], count: 0 }, defaultHyper('sgd'));
+    expect([...W]).toEqual([-0.01, -0.01, -0.01]);
+  });
+
+  it('rejects a memory that is not shared', () => {
+    const plain = new (globalThis as unknown as { WebAssembly: { Memory: new (d: object) => KernelMemory } }).WebAssembly.Memory({
+      initial: 2,
+    });
+    expect(() => optimizerKernel('sgd', plain)).toThrow(/must be shared/);
+  });
+});
+
+describe('createSharedMemory', () => {
+  it('makes a shared memory with the requested bytes above the heap base', () => {
+    const memory = createSharedMemory(100_000);
+    expect(memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(memory.buffer.byteLength).toBeGreaterThanOrEqual(KERNEL_HEAP_BASE + 100_000);
+    expect(memory.buffer.byteLength % WASM_PAGE_BYTES).toBe(0);
+    memory.grow(2);
+    expect(() => createSharedMemory(-1)).toThrow(/non-negative integer/);
+    expect(() => createSharedMemory(1 << 20, 1 << 16)).toThrow(/maximumBytes/);
+  });
+});
+
+// ---- dense kernels ----
+
+type Op = 'nn' | 'tn' | 'nt';
+
+/** Element (i, k) of op(A) and (k, j) of op(B), as each kernel reads them. */
+function reference(op: Op, M: number, N: number, K: number, A: ArrayLike<number>, B: ArrayLike<number>) {
+  const a = op === 'tn' ? (i: number, k: number) => A[k * M + i] : (i: number, k: number) => A[i * K + k];
+  const b = op === 'nt' ? (k: number, j: number) => B[j * K + k] : (k: number, j: number) => B[k * N + j];
+  const C = new Float64Array(M * N);
+  const scale = new Float64Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      let sAbs = 0;
+      for (let k = 0; k < K; k++) {
+        const p = a(i, k) * b(k, j);
+        s += p;
+        sAbs += Math.abs(p);
+      }
+      C[i * N + j] = s;
+      scale[i * N + j] = sAbs;
+    }
+  return { C, scale };
+}
+
+/** Relative tolerance against the float64 reference, scaled by Σ|a·b|. */
+const TOLERANCE: Record<Precision, number> = { f32: 1e-4, f64: 1e-12 };
+/** Values around each output that a kernel must leave alone. */
+const GUARD = 5;
+const SENTINEL = 12345.5;
+
+// Odd sizes around the tile shapes (f32 tiles are 4 × 8, f64 4 × 4; NT groups of 4 or 2).
+const ODD = [1, 2, 3, 4, 5, 7, 8, 9, 13, 33];
+const MLP_SHAPES: [Op, number, number, number][] = [
+  ['nn', 128, 100, 784],
+  ['nn', 128, 100, 100],
+  ['nn', 128, 10, 100],
+  ['tn', 784, 100, 128],
+  ['tn', 100, 10, 128],
+  ['nt', 128, 100, 100],
+  ['nt', 128, 100, 10],
+  ['nt', 127, 3, 7],
+  ['nn', 127, 127, 300],
+];
+
+function randomShapes(r: Rng, count: number): [Op, number, number, number][] {
+  const ops: Op[] = ['nn', 'tn', 'nt'];
+  const pick = () => (r.next() < 0.7 ? ODD[r.int(ODD.length)] : 1 + r.int(140));
+  return Array.from({ length: count }, (_, i) => [ops[i % 3], pick(), pick(), pick()] as [Op, number, number, number]);
+}
+
+describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
+  const memory = createSharedMemory(16 << 20);
+  const heap = arena(memory);
+  const kernels = gemmKernels(precision, memory);
+  const alloc = (n: number, skew = 0) => (precision === 'f32' ? heap.f32(n, skew * 4) : heap.f64(n, skew * 8));
+  const fill = (x: Float32Array | Float64Array, r: Rng) => {
+    for (let i = 0; i < x.length; i++) x[i] = r.normal();
+  };
+
+  const shapes = [...MLP_SHAPES, ...randomShapes(rng(7, `shapes-${precision}`), 60), ['nn', 5, 6, 0], ['nt', 3, 5, 0], ['tn', 0, 4, 3]] as [
+    Op,
+    number,
+    number,
+    number,
+  ][];
+
+  it.each(shapes)('%s M=%i N=%i K=%i matches the float64 triple loop', (op, M, N, K) => {
+    const r = rng(M * 1_000_000 + N * 1000 + K, `${precision}-${op}`);
+    for (const accumulate of [false, true]) {
+      heap.reset();
+      const A = alloc(M * K, r.int(3));
+      const B = alloc(K * N, r.int(3));
+      const padded = alloc(M * N + 2 * GUARD, r.int(3));
+      fill(A, r);
+      fill(B, r);
+      padded.fill(SENTINEL);
+      const C = padded.subarray(GUARD, GUARD + M * N);
+      const C0 = new Float64Array(M * N);
+      if (accumulate) {
+        fill(C, r);
+        C0.set(C);
+      }
+      kernels[op](M, N, K, A.byteOffset, B.byteOffset, C.byteOffset, accumulate);
+      const expected = reference(op, M, N, K, A, B);
+      let worst = 0;
+      for (let i = 0; i < M * N; i++) {
+        const want = C0[i] + expected.C[i];
+        const err = Math.abs(C[i] - want) / (expected.scale[i] + Math.abs(C0[i]) || 1);
+        worst = Math.max(worst, err);
+      }
+      expect(worst, `accumulate=${accumulate}`).toBeLessThan(TOLERANCE[precision]);
+      expect([...padded.subarray(0, GUARD), ...padded.subarray(GUARD + M * N)].every((v) => v === SENTINEL)).toBe(true);
+    }
+  });
+
+  /** Rounds to the precision, as the kernel's elementwise results are rounded. */
+  const round = precision === 'f32' ? Math.fround : (x: number) => x;
+
+  it.each([
+    [1, 1],
+    [3, 7],
+    [128, 100],
+    [5, 10],
+    [2, 33],
+  ])('bias, ReLU, ReLU backward and column sums, M=%i N=%i', (M, N) => {
+    const r = rng(M * 100 + N, `helpers-${precision}`);
+    heap.reset();
+    const b = alloc(N, 1);
+    const Y = alloc(M * N + GUARD);
+    fill(b, r);
+    fill(Y, r);
+    Y[0] = -0;
+    if (M * N > 2) Y[1] = NaN;
+    Y.fill(SENTINEL, M * N);
+    const Y0 = Y.slice();
+    const relu = (x: number) => (x > 0 ? x : x <= 0 ? 0 : x);
+
+    kernels.biasAdd(M, N, b.byteOffset, Y.byteOffset);
+    const added = Array.from(Y0.subarray(0, M * N), (y, i) => round(y + b[i % N]));
+    expect([...Y.subarray(0, M * N)]).toEqual(added);
+
+    Y.set(Y0);
+    kernels.biasRelu(M, N, b.byteOffset, Y.byteOffset);
+    expect([...Y.subarray(0, M * N)]).toEqual(added.map(relu));
+    expect([...Y.subarray(M * N)].every((v) => v === SENTINEL)).toBe(true);
+
+    const dY = alloc(M * N + GUARD, 1);
+    fill(dY, r);
+    dY.fill(SENTINEL, M * N);
+    const dX = alloc(M * N + GUARD, 1);
+    dX.fill(SENTINEL);
+    kernels.reluBackward(M * N, Y.byteOffset, dY.byteOffset, dX.byteOffset);
+    const masked = Array.from(dY.subarray(0, M * N), (d, i) => (Y[i] > 0 ? d : 0));
+    expect([...dX.subarray(0, M * N)]).toEqual(masked);
+    expect([...dX.subarray(M * N)].every((v) => v === SENTINEL)).toBe(true);
+    kernels.reluBackward(M * N, Y.byteOffset, dY.byteOffset, dY.byteOffset);
+    expect([...dY.subarray(0, M * N)]).toEqual(masked);
+
+    const db = alloc(N + GUARD, 3);
+    db.fill(SENTINEL);
+    const sums = (start: number[]) =>
+      start.map((s0, j) => {
+        let s = s0;
+        let sAbs = Math.abs(s0);
+        for (let i = 0; i < M; i++) {
+          s += dY[i * N + j];
+          sAbs += Math.abs(dY[i * N + j]);
+        }
+        return { s, sAbs };
+      });
+    kernels.colSums(M, N, dY.byteOffset, db.byteOffset);
+    for (const [j, { s, sAbs }] of sums(new Array(N).fill(0)).entries())
+      expect(Math.abs(db[j] - s)).toBeLessThanOrEqual(TOLERANCE[precision] * sAbs);
+    expect([...db.subarray(N)].every((v) => v === SENTINEL)).toBe(true);
+    const before = [...db.subarray(0, N)];
+    kernels.colSums(M, N, dY.byteOffset, db.byteOffset, true);
+    for (const [j, { s, sAbs }] of sums(before).entries())
+      expect(Math.abs(db[j] - s)).toBeLessThanOrEqual(TOLERANCE[precision] * sAbs);
+  });
+
+  it('rejects pointers below the heap base or misaligned', () => {
+    expect(() => kernels.nn(2, 2, 2, 0, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE + 64)).toThrow(/pointers must be byte offsets/);
+    expect(() => kernels.nt(2, 2, 2, KERNEL_HEAP_BASE + 2, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE + 64)).toThrow(/multiples of/);
+    expect(() => kernels.tn(-1, 2, 2, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE)).toThrow(/sizes must be integers/);
+  });
+});
+
+// ---- threads ----
+
+/**
+ * Worker threads, each with its own instances (loaded from the compiled dist/, which
+ * the global setup builds: this also checks the loader finds kernels/ from there),
+ * updating their own slice of one shared memory at the same time.
+ */
+describe('several threads on one shared memory', () => {
+  it('run Adam and GEMM concurrently with the same results as one thread', async () => {
+    const THREADS = 2;
+    const n = 20_003;
+    const steps = 30;
+    const gemmSize = 64;
+    const memory = createSharedMemory(THREADS * (4 * n + 3 * gemmSize * gemmSize) * 8 + 4096);
+    const heap = arena(memory);
+    const r = rng(3, 'threads');
+    const slices = Array.from({ length: THREADS }, () => {
+      const [W, g, m, v] = [heap.f64(n), heap.f64(n), heap.f64(n), heap.f64(n)];
+      const [A, B, C] = [heap.f64(gemmSize ** 2), heap.f64(gemmSize ** 2), heap.f64(gemmSize ** 2)];
+      for (const x of [W, g, A, B]) for (let i = 0; i < x.length; i++) x[i] = r.normal();
+      return { W, g, m, v, A, B, C };
+    });
+    const expected = slices.map(({ W, g, A, B }) => {
+      const s: OptState = { arrays: [new Float64Array(n), new Float64Array(n)], count: 0 };
+      const WJs = W.slice();
+      for (let t = 0; t < steps; t++) OPTIMIZERS.adam.update(WJs, g, s, defaultHyper('adam'));
+      return { W: WJs, C: reference('nn', gemmSize, gemmSize, gemmSize, A, B).C };
+    });
+
+    const loader = pathToFileURL(join(ROOT, 'dist', 'src', 'kernels', 'index.js')).href;
+    const source = `
+      const { workerData, parentPort } = require('node:worker_threads');
+      import(${JSON.stringify(loader)}).then(({ optimizerKernel, gemmKernels }) => {
+        const { memory, p, n, steps, hyper, gemmSize } = workerData;
+        const view = (offset, length) => new Float64Array(memory.buffer, offset, length);
+        const W = view(p.W, n), g = view(p.g, n);
+        const s = { arrays: [view(p.m, n), view(p.v, n)], count: 0 };
+        const adam = optimizerKernel('adam', memory);
+        const gemm = gemmKernels('f64', memory);
+        for (let t = 0; t < steps; t++) {
+          adam(W, g, s, hyper);
+          gemm.nn(gemmSize, gemmSize, gemmSize, p.A, p.B, p.C);
+        }
+        parentPort.postMessage('done');
+      }).catch((e) => parentPort.postMessage(String(e && e.stack || e)));`;
+    const results = await Promise.all(
+      slices.map(
+        (slice) =>
+          new Promise<unknown>((resolve, reject) => {
+            const p = Object.fromEntries(Object.entries(slice).map(([k, x]) => [k, x.byteOffset]));
+            const worker = new Worker(source, {
+              eval: true,
+              workerData: { memory, p, n, steps, hyper: defaultHyper('adam'), gemmSize },
+            });
+            worker.once('message', (m) => void worker.terminate().then(() => resolve(m)));
+            worker.once('error', reject);
+          }),
+      ),
+    );
+    expect(results).toEqual(slices.map(() => 'done'));
+    for (const [i, slice] of slices.entries()) {
+      expect(firstBitDifference(slice.W, expected[i].W)).toBe(-1);
+      for (let j = 0; j < slice.C.length; j++) expect(slice.C[j]).toBeCloseTo(expected[i].C[j], 10);
+    }
+  });
+});
