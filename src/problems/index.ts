@@ -1,4 +1,5 @@
 import { anisotropicBowl } from './anisotropic-bowl.js';
+import { mnistMlp } from './mnist-mlp.js';
 import { quadratic } from './quadratic.js';
 import { rosenbrock } from './rosenbrock.js';
 import type { ProblemDef } from './types.js';
@@ -10,6 +11,7 @@ export const PROBLEMS: Record<string, ProblemDef<any>> = {
   [anisotropicBowl.name]: anisotropicBowl,
   [rosenbrock.name]: rosenbrock,
   [quadratic.name]: quadratic,
+  [mnistMlp.name]: mnistMlp,
 };
 
 export const PROBLEM_NAMES = Object.keys(PROBLEMS);

@@ -1,0 +1,349 @@
+/** The mnist-mlp problem: backprop, the batch stream, the shared data, the split, and
+ * a short real training that reproduces the shape of the book's figure. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.js';
+import { ConfigError, UsageError } from '../src/errors.js';
+import type { OptimizerName } from '../src/optimizers/index.js';
+import { createMnistMlp, mnistMlp, type MnistMlp, type MnistMlpOptions } from '../src/problems/mnist-mlp.js';
+import { loadMnist, splitOrder, IMAGE_SIZE, TEST_SAMPLES, TRAIN_SAMPLES, type MnistData } from '../src/problems/mnist/data.js';
+import { OptionError, PROBLEMS, type Problem } from '../src/problems/index.js';
+import { rng } from '../src/rng.js';
+import { maxMemoryNeeded, runOne, workspace, type RunResult } from '../src/run.js';
+import { spec } from './helpers.js';
+
+let data: MnistData;
+beforeAll(async () => {
+  data = await mnistMlp.load!(mnistMlp.resolve({}));
+});
+
+function create(options: Record<string, unknown> = {}, seed = 0, from: MnistData = data): MnistMlp {
+  return createMnistMlp(mnistMlp.resolve(options), { seed, rng: (label) => rng(seed, label), data: from });
+}
+
+/** runOne in this thread, with the workspace kept for inspection. */
+function run(optimizer: OptimizerName, steps: number, problem: Problem, weightDecay = 0, live?: (step: number, loss: number) => void) {
+  const ws = workspace(new Float64Array(maxMemoryNeeded(problem.dim)), problem.dim, optimizer);
+  const result: RunResult = runOne(spec(optimizer, steps, {}, weightDecay), problem, ws, live && { step: live });
+  return { result, ws };
+}
+
+describe('options', () => {
+  it('defaults to the book\'s network', () => {
+    const o = mnistMlp.resolve({});
+    expect(o).toEqual({
+      hidden: [100, 100, 100, 100],
+      batch_size: 128,
+      activation: 'relu',
+      init: 'he',
+      train_samples: TRAIN_SAMPLES,
+      validation: 0,
+    } satisfies MnistMlpOptions);
+    // 784·100+100 + 3·(100·100+100) + 100·10+10
+    expect(mnistMlp.dim(o)).toBe(109_810);
+    expect(mnistMlp.metrics(o)).toEqual(['train_loss', 'train_acc', 'test_acc']);
+    expect(mnistMlp.metrics(mnistMlp.resolve({ train_samples: 500, validation: 0.2 }))).toEqual([
+      'train_loss',
+      'train_acc',
+      'val_acc',
+    ]);
+    expect(PROBLEMS['mnist-mlp']).toBe(mnistMlp);
+  });
+
+  it.each([
+    [{ hidden: [100, 0] }, 'problem.hidden[1]'],
+    [{ hidden: [100, 2.5] }, 'problem.hidden[1]'],
+    [{ hidden: 100 }, 'problem.hidden'],
+    [{ batch_size: 0 }, 'problem.batch_size'],
+    [{ activation: 'tanh' }, 'problem.activation'],
+    [{ init: 'glorot' }, 'problem.init'],
+    [{ init: -0.1 }, 'problem.init'],
+    [{ train_samples: TRAIN_SAMPLES + 1 }, 'problem.train_samples'],
+    [{ train_samples: 0 }, 'problem.train_samples'],
+    [{ validation: 1 }, 'problem.validation'],
+    [{ validation: -0.1 }, 'problem.validation'],
+    [{ train_samples: 10, validation: 0.05 }, 'problem.validation'], // holds out no sample
+    [{ hiden: [10] }, 'problem.hiden'],
+  ])('rejects %j at %s', (options, field) => {
+    expect(() => mnistMlp.resolve(options)).toThrow(OptionError);
+    try {
+      mnistMlp.resolve(options);
+    } catch (e) {
+      expect((e as OptionError).field).toBe(field);
+    }
+  });
+
+  it('reaches configs through the schema and the loader', () => {
+    const config = (problem: object) =>
+      JSON.stringify({ name: 'c', problem: { name: 'mnist-mlp', ...problem }, optimizers: ['sgd'], steps: 10 });
+    const plan = parseConfig(config({ hidden: [100, 100, 100, 100, 100, 100], batch_size: 100, train_samples: 500, validation: 0.2 }), 'c.json');
+    expect(plan.problem.options).toMatchObject({ train_samples: 500, validation: 0.2, init: 'he' });
+    expect(() => parseConfig(config({ train_samples: 500, validation: 0.001 }), 'c.json')).toThrow(ConfigError);
+    expect(() => parseConfig(config({ train_samples: 500, validation: 0.001 }), 'c.json')).toThrow(/problem\.validation/);
+    expect(() => parseConfig(config({ activation: 'tanh' }), 'c.json')).toThrow(ConfigError);
+  });
+});
+
+describe('parameters', () => {
+  it('lays out W1, b1, W2, b2, … and decays only the weight matrices', () => {
+    const p = create({ hidden: [5, 4] });
+    // 784×5 | 5 | 5×4 | 4 | 4×10 | 10
+    expect(p.dim).toBe(3999);
+    expect(p.decayed).toEqual([
+      [0, 3920],
+      [3925, 3945],
+      [3949, 3989],
+    ]);
+  });
+
+  it('initializes from the seed: He or Xavier normal weights, zero biases', () => {
+    for (const [init, std] of [
+      ['he', Math.sqrt(2 / IMAGE_SIZE)],
+      ['xavier', Math.sqrt(1 / IMAGE_SIZE)],
+      [0.01, 0.01],
+    ] as const) {
+      const p = create({ hidden: [100, 50], init }, 3);
+      const W = new Float64Array(p.dim);
+      p.init(W);
+      const W1 = W.subarray(0, IMAGE_SIZE * 100);
+      const mean = W1.reduce((s, w) => s + w, 0) / W1.length;
+      const sd = Math.sqrt(W1.reduce((s, w) => s + (w - mean) ** 2, 0) / W1.length);
+      expect(Math.abs(sd / std - 1)).toBeLessThan(0.02);
+      expect(Math.abs(mean)).toBeLessThan(0.02 * std);
+      expect(W.subarray(IMAGE_SIZE * 100, IMAGE_SIZE * 100 + 100).every((b) => b === 0)).toBe(true);
+      // The second layer's fan-in is 100.
+      const W2 = W.subarray(IMAGE_SIZE * 100 + 100, IMAGE_SIZE * 100 + 100 + 5000);
+      const sd2 = Math.sqrt(W2.reduce((s, w) => s + w * w, 0) / W2.length);
+      if (init === 'he') expect(Math.abs(sd2 / Math.sqrt(2 / 100) - 1)).toBeLessThan(0.05);
+    }
+    const [a, b, c] = [create({}, 7), create({}, 7), create({}, 8)].map((p) => {
+      const W = new Float64Array(p.dim);
+      p.init(W);
+      return W;
+    });
+    expect(a).toEqual(b);
+    expect(a).not.toEqual(c);
+  });
+});
+
+/**
+ * Backprop against central differences, through the run loop itself (so the weight
+ * decay is the run loop's, over `decayed`): a problem that starts at a given point
+ * and always evaluates one fixed batch, via `lossAndGradOn`, which draws nothing.
+ */
+describe('gradient', () => {
+  const LAMBDA = 0.1;
+  const H = 1e-5;
+
+  function onFixedBatch(p: MnistMlp, start: Float64Array, samples: number[]): Problem {
+    return {
+      dim: p.dim,
+      decayed: p.decayed,
+      init: (W) => W.set(start),
+      lossAndGrad: (W, g) => p.lossAndGradOn(W, g, samples),
+      finish: () => [],
+    };
+  }
+
+  it.each(['relu', 'sigmoid'])('matches central differences for every parameter, %s, with weight decay', (activation) => {
+    const p = create({ hidden: [5, 4], batch_size: 3, activation }, 11);
+    const r = rng(11, 'gradient-check');
+    // A generic point, nonzero biases too.
+    const W0 = new Float64Array(p.dim);
+    for (let i = 0; i < p.dim; i++) W0[i] = 0.05 * r.normal();
+    const samples = [17, 4242, 7999];
+    const { result, ws } = run('sgd', 0, onFixedBatch(p, W0, samples), LAMBDA);
+    const g = ws.g.slice();
+    const lossAt = (W: Float64Array) => run('sgd', 0, onFixedBatch(p, W, samples), LAMBDA).result.finalLoss;
+    expect(result.finalLoss).toBeCloseTo(lossAt(W0), 14);
+
+    const W = W0.slice();
+    let worst = 0;
+    for (let i = 0; i < p.dim; i++) {
+      W[i] = W0[i] + H;
+      const up = lossAt(W);
+      W[i] = W0[i] - H;
+      const down = lossAt(W);
+      W[i] = W0[i];
+      const numeric = (up - down) / (2 * H);
+      // Backprop omits the log guard δ = 1e-7 (as the book does): per sample a
+      // relative difference of δ/P, about 1e-6 at this point (small weights, no
+      // confident predictions), so 1e-5 relative; 1e-8 absolute covers rounding.
+      const err = Math.abs(g[i] - numeric) / (1e-5 * Math.abs(numeric) + 1e-8);
+      worst = Math.max(worst, err);
+      if (err > 1) expect.fail(`parameter ${i}: backprop ${g[i]}, central difference ${numeric}`);
+    }
+    expect(worst).toBeLessThanOrEqual(1);
+    // The check saw real gradients, decay included, not zeros.
+    expect(g.filter((v) => Math.abs(v) > 1e-4).length).toBeGreaterThan(p.dim / 4);
+  });
+
+  it('is NaN at a non-finite parameter, even one only zero pixels reach', () => {
+    const p = create({ hidden: [5] });
+    const W = new Float64Array(p.dim);
+    p.init(W);
+    const g = new Float64Array(p.dim);
+    expect(Number.isFinite(p.lossAndGrad(W, g, 0))).toBe(true);
+    W[0] = NaN; // the top-left pixel is 0 in every sample
+    expect(p.lossAndGrad(W, g, 1)).toBeNaN();
+  });
+});
+
+describe('minibatches', () => {
+  /** The sample positions of each step's batch, via a wrapper that copies `batch`. */
+  function recordBatches(p: MnistMlp, into: number[][]): Problem {
+    return {
+      dim: p.dim,
+      decayed: p.decayed,
+      init: (W) => p.init(W),
+      lossAndGrad(W, g, step) {
+        const loss = p.lossAndGrad(W, g, step);
+        into.push(Array.from(p.batch));
+        return loss;
+      },
+      finish: (W) => p.finish(W),
+    };
+  }
+
+  it('are the same for every optimizer with the same seed', () => {
+    const optimizers: OptimizerName[] = ['sgd', 'momentum', 'adagrad', 'adam'];
+    const runs = optimizers.map((optimizer) => {
+      const batches: number[][] = [];
+      const losses: number[] = [];
+      run(optimizer, 4, recordBatches(create({ hidden: [8], batch_size: 16 }, 5), batches), 0, (_, loss) => losses.push(loss));
+      return { batches, losses };
+    });
+    expect(runs[0].batches).toHaveLength(5);
+    for (const r of runs) {
+      expect(r.batches).toEqual(runs[0].batches);
+      // Same initial network, same first batch: the same first loss.
+      expect(r.losses[0]).toBe(runs[0].losses[0]);
+    }
+    // The updates differ, so the later losses do.
+    expect(new Set(runs.map((r) => r.losses[4])).size).toBe(optimizers.length);
+
+    const other: number[][] = [];
+    run('sgd', 4, recordBatches(create({ hidden: [8], batch_size: 16 }, 6), other));
+    expect(other).not.toEqual(runs[0].batches);
+  });
+
+  it('are drawn with replacement from the fitting part only, and rewound by init', () => {
+    const p = create({ hidden: [4], batch_size: 64, train_samples: 500, validation: 0.2 }, 2);
+    expect(p.parts).toEqual({ fit: 400, heldOut: [400, 500], validating: true });
+    const W = new Float64Array(p.dim);
+    const g = new Float64Array(p.dim);
+    p.init(W);
+    const first: number[] = [];
+    for (let s = 0; s < 50; s++) {
+      p.lossAndGrad(W, g, s);
+      first.push(...p.batch);
+    }
+    expect(Math.max(...first)).toBeLessThan(400);
+    expect(Math.min(...first)).toBeGreaterThanOrEqual(0);
+    expect(new Set(first).size).toBeLessThan(first.length); // repeats: with replacement
+    expect(new Set(first).size).toBeGreaterThan(390); // and it covers the part
+    p.init(W);
+    p.lossAndGrad(W, g, 0);
+    expect(Array.from(p.batch)).toEqual(first.slice(0, 64));
+  });
+});
+
+describe('data', () => {
+  it('is shared: every instance views the SharedArrayBuffers that load returned', () => {
+    expect(data.images).toBeInstanceOf(SharedArrayBuffer);
+    expect(data.labels).toBeInstanceOf(SharedArrayBuffer);
+    // Plain data only, so that a structured clone shares rather than copies.
+    for (const value of Object.values(data))
+      expect(typeof value === 'number' || value instanceof SharedArrayBuffer).toBe(true);
+    const a = create({ hidden: [5] });
+    const b = create({ hidden: [7], validation: 0.1 }, 3);
+    for (const p of [a, b]) {
+      expect(p.images.buffer).toBe(data.images);
+      expect(p.labels.buffer).toBe(data.labels);
+      expect(p.images.byteOffset).toBe(0);
+      expect(p.images.length).toBe((data.train + data.test) * IMAGE_SIZE);
+    }
+  });
+
+  it('crosses to a worker as shared memory (structured clone), not a copy', () => {
+    const clone = structuredClone(data);
+    const there = create({ hidden: [5] }, 0, clone);
+    const labels = new Uint8Array(data.labels);
+    const saved = labels[0];
+    try {
+      labels[0] = 200;
+      expect(there.labels[0]).toBe(200);
+    } finally {
+      labels[0] = saved;
+    }
+  });
+
+  it('is split the same way every time: 8,000 training, 2,000 test, pinned first samples', async () => {
+    const again = await loadMnist();
+    expect([again.train, again.test]).toEqual([TRAIN_SAMPLES, TEST_SAMPLES]);
+    expect([data.train, data.test]).toEqual([8000, 2000]);
+    expect(Buffer.compare(new Uint8Array(again.images), new Uint8Array(data.images))).toBe(0);
+    expect(Buffer.compare(new Uint8Array(again.labels), new Uint8Array(data.labels))).toBe(0);
+    const labels = new Uint8Array(data.labels);
+    expect(Array.from(labels.subarray(0, 12))).toEqual([4, 9, 8, 3, 4, 6, 4, 7, 5, 1, 7, 4]);
+    expect(Array.from(labels.subarray(8000, 8012))).toEqual([2, 1, 3, 1, 6, 8, 2, 5, 8, 8, 4, 4]);
+    expect(Array.from(splitOrder(10_000).subarray(0, 6))).toEqual([4202, 9931, 8689, 3342, 4604, 6383]);
+  });
+
+  it('has disjoint training and test splits, each with every digit', () => {
+    const order = splitOrder(data.train + data.test);
+    expect(Array.from(order).sort((x, y) => x - y)).toEqual(Array.from(order, (_, i) => i));
+    // By content too (the source has no duplicate images).
+    const bytes = new Uint8Array(data.images);
+    const key = (s: number) => Buffer.from(bytes.subarray(s * IMAGE_SIZE * 4, (s + 1) * IMAGE_SIZE * 4)).toString('base64');
+    const train = new Set(Array.from({ length: data.train }, (_, s) => key(s)));
+    for (let s = data.train; s < data.train + data.test; s++) expect(train.has(key(s))).toBe(false);
+
+    const labels = new Uint8Array(data.labels);
+    const counts = (start: number, end: number) => {
+      const c = new Array<number>(10).fill(0);
+      for (let i = start; i < end; i++) c[labels[i]]++;
+      return c;
+    };
+    expect(Math.min(...counts(0, data.train))).toBeGreaterThan(600);
+    expect(Math.min(...counts(data.train, data.train + data.test))).toBeGreaterThan(150);
+    // Experiment C's 500 samples: 400 to fit, 100 to validate, every digit in both.
+    expect(Math.min(...counts(0, 400))).toBeGreaterThan(0);
+    expect(Math.min(...counts(400, 500))).toBeGreaterThan(0);
+  });
+
+  it('holds out the last fraction of the used samples for validation', () => {
+    const withValidation = create({ hidden: [6], train_samples: 500, validation: 0.2 }, 4);
+    const plain = create({ hidden: [6], train_samples: 400 }, 4);
+    const W = new Float64Array(withValidation.dim);
+    withValidation.init(W);
+    const [loss, acc, val] = withValidation.finish(W);
+    const [loss400, acc400, test] = plain.finish(W);
+    // Both fit on positions 0–399.
+    expect(loss).toBe(loss400);
+    expect(acc).toBe(acc400);
+    expect(val * 100).toBeCloseTo(Math.round(val * 100), 9); // 100 validation samples
+    expect(test * 2000).toBeCloseTo(Math.round(test * 2000), 9); // the 2,000 test samples
+    expect(loss).toBeGreaterThan(1); // an untrained net: about ln 10
+  });
+
+  it('is a usage error, with one line, when the files are missing', async () => {
+    const error = await loadMnist('/nonexistent/mnist/digits').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toMatch(/npm install/);
+    expect((error as Error).message).not.toMatch(/\n/);
+  });
+});
+
+describe('training (the shape of the book\'s figure)', () => {
+  it('learns with every book optimizer, and sgd ends worst', () => {
+    const STEPS = 300;
+    const final: Record<string, number[]> = {};
+    for (const optimizer of ['sgd', 'momentum', 'adagrad', 'adam'] as const) {
+      const { result } = run(optimizer, STEPS, create({ hidden: [50] }, 1));
+      expect(result.status).toBe('ok');
+      final[optimizer] = result.metrics; // train_loss, train_acc, test_acc
+    }
+    for (const [, [, , testAcc]] of Object.entries(final)) expect(testAcc).toBeGreaterThan(0.5);
+    for (const optimizer of ['momentum', 'adagrad', 'adam']) expect(final[optimizer][0]).toBeLessThan(final.sgd[0]);
+  });
+});
