@@ -12,6 +12,7 @@
  *   NN_MR NN_NRV  register tile of the NN/TN kernels: rows × vectors of columns
  *   NT_MR NT_NC   register tile of the NT kernel: rows × columns (NT_NC = LANES)
  *   KC            depth of a cache block: a K×(NN_NRV·LANES) panel of B stays in L1
+ *   SPARSE_NRV    vectors of a row of C held in registers by the zero-skipping kernels
  *
  * All matrices are dense row-major; pointers are byte offsets into the shared memory.
  * `accumulate` = 0 overwrites C, 1 adds to it. The math is in gemm.c's header.
@@ -111,6 +112,105 @@ void SFX(gemm_nn)(size M, size N, size K, const T *A, const T *B, T *C, int accu
 
 void SFX(gemm_tn)(size M, size N, size K, const T *A, const T *B, T *C, int accumulate) {
   SFX(gemm_strided)(M, N, K, A, 1, M, B, C, accumulate);
+}
+
+/*
+ * ZERO-SKIPPING PRODUCTS. op(A) is often mostly exact zeros (MNIST pixels: ~80%; ReLU
+ * outputs: ~50%), and a zero a_ik contributes nothing to row i of C. So for each row
+ * of op(A) the nonzeros are first compacted into the caller's `work` (values, then
+ * the byte offsets of the matching rows of B: K·sizeof(T) + K·4 bytes), branch-free;
+ * then each chunk of C's row is accumulated in registers over the nonzeros only.
+ * Skipping 0·b changes no finite result, but drops the NaN that 0·±Inf or 0·NaN in B
+ * would give: callers who need that must check B themselves.
+ */
+INLINE void SFX(sparse_chunk)(const int NRV, size nz, const T *vals, const size *offsets, const T *B, T *c,
+                              int accumulate, size tailLanes) {
+  v128_t acc[SPARSE_NRV];
+#pragma clang loop unroll(full)
+  for (int v = 0; v < NRV; v++) {
+    const int partial = tailLanes && v == NRV - 1;
+    acc[v] = !accumulate ? wasm_f64x2_splat(0.0)
+             : partial   ? SFX(load_partial)(c + v * LANES, tailLanes)
+                         : wasm_v128_load(c + v * LANES);
+  }
+  for (size q = 0; q < nz; q++) {
+    const v128_t a = V_LOAD_SPLAT(vals + q);
+    const T *b = (const T *)((const char *)B + offsets[q]);
+#pragma clang loop unroll(full)
+    for (int v = 0; v < NRV; v++) {
+      const v128_t bv = tailLanes && v == NRV - 1 ? SFX(load_partial)(b + v * LANES, tailLanes) : wasm_v128_load(b + v * LANES);
+      acc[v] = V_ADD(acc[v], V_MUL(a, bv));
+    }
+  }
+#pragma clang loop unroll(full)
+  for (int v = 0; v < NRV; v++) {
+    if (tailLanes && v == NRV - 1)
+      SFX(store_partial)(c + v * LANES, acc[v], tailLanes);
+    else
+      wasm_v128_store(c + v * LANES, acc[v]);
+  }
+}
+
+/* The nonzeros of op(A)'s row i (elements a[k·sAk]) into vals/offsets; their count. */
+INLINE size SFX(compact_row)(size K, const T *a, size sAk, size rowBytes, T *vals, size *offsets) {
+  size nz = 0;
+  size k = 0;
+  if (sAk == 1) {
+    /* Contiguous rows: whole vectors of zeros (long runs in images) cost one test. */
+    for (; k + LANES <= K; k += LANES) {
+      if (!wasm_v128_any_true(wasm_v128_load(a + k))) continue;
+#pragma clang loop unroll(full)
+      for (int u = 0; u < LANES; u++) {
+        const T x = a[k + u];
+        vals[nz] = x;
+        offsets[nz] = (k + u) * rowBytes;
+        nz += x != 0;
+      }
+    }
+  }
+  for (; k < K; k++) {
+    const T x = a[k * sAk];
+    vals[nz] = x;
+    offsets[nz] = k * rowBytes;
+    nz += x != 0;
+  }
+  return nz;
+}
+
+static void SFX(gemm_sparse)(size M, size N, size K, const T *A, size sAi, size sAk, const T *B, T *C, int accumulate,
+                             void *work) {
+  T *vals = work;
+  size *offsets = (size *)(vals + K);
+  const size fullVectors = N / LANES, tailLanes = N % LANES;
+  for (size i = 0; i < M; i++) {
+    const size nz = SFX(compact_row)(K, A + i * sAi, sAk, N * sizeof(T), vals, offsets);
+    T *c = C + i * N;
+    size v = 0;
+    for (; v + SPARSE_NRV <= fullVectors; v += SPARSE_NRV)
+      SFX(sparse_chunk)(SPARSE_NRV, nz, vals, offsets, B + v * LANES, c + v * LANES, accumulate, 0);
+    /* The leftover vectors in chunks of 4, 2, 1, then the partial vector. */
+    if (v + 4 <= fullVectors) {
+      SFX(sparse_chunk)(4, nz, vals, offsets, B + v * LANES, c + v * LANES, accumulate, 0);
+      v += 4;
+    }
+    if (v + 2 <= fullVectors) {
+      SFX(sparse_chunk)(2, nz, vals, offsets, B + v * LANES, c + v * LANES, accumulate, 0);
+      v += 2;
+    }
+    if (v < fullVectors) {
+      SFX(sparse_chunk)(1, nz, vals, offsets, B + v * LANES, c + v * LANES, accumulate, 0);
+      v += 1;
+    }
+    if (tailLanes) SFX(sparse_chunk)(1, nz, vals, offsets, B + v * LANES, c + v * LANES, accumulate, tailLanes);
+  }
+}
+
+void SFX(gemm_nn_sparse)(size M, size N, size K, const T *A, const T *B, T *C, int accumulate, void *work) {
+  SFX(gemm_sparse)(M, N, K, A, K, 1, B, C, accumulate, work);
+}
+
+void SFX(gemm_tn_sparse)(size M, size N, size K, const T *A, const T *B, T *C, int accumulate, void *work) {
+  SFX(gemm_sparse)(M, N, K, A, 1, M, B, C, accumulate, work);
 }
 
 /*

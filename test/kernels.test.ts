@@ -193,25 +193,42 @@ describe('createSharedMemory', () => {
 
 type Op = 'nn' | 'tn' | 'nt';
 
-/** Element (i, k) of op(A) and (k, j) of op(B), as each kernel reads them. */
-function reference(op: Op, M: number, N: number, K: number, A: ArrayLike<number>, B: ArrayLike<number>) {
+/**
+ * The triple loop, reading op(A)(i, k) and op(B)(k, j) as each kernel does: C in
+ * float64, `scale` = Σ_k |a·b| (for a relative tolerance), and `naive`, the same loop
+ * in the kernels' precision (`round` after every operation), starting from C0.
+ */
+function reference(
+  op: Op,
+  M: number,
+  N: number,
+  K: number,
+  A: ArrayLike<number>,
+  B: ArrayLike<number>,
+  round: (x: number) => number = (x) => x,
+  C0?: ArrayLike<number>,
+) {
   const a = op === 'tn' ? (i: number, k: number) => A[k * M + i] : (i: number, k: number) => A[i * K + k];
   const b = op === 'nt' ? (k: number, j: number) => B[j * K + k] : (k: number, j: number) => B[k * N + j];
   const C = new Float64Array(M * N);
   const scale = new Float64Array(M * N);
+  const naive = new Float64Array(M * N);
   for (let i = 0; i < M; i++)
     for (let j = 0; j < N; j++) {
       let s = 0;
       let sAbs = 0;
+      let sRounded = C0 ? C0[i * N + j] : 0;
       for (let k = 0; k < K; k++) {
         const p = a(i, k) * b(k, j);
         s += p;
         sAbs += Math.abs(p);
+        sRounded = round(sRounded + round(p));
       }
       C[i * N + j] = s;
       scale[i * N + j] = sAbs;
+      naive[i * N + j] = sRounded;
     }
-  return { C, scale };
+  return { C, scale, naive };
 }
 
 /** Relative tolerance against the float64 reference, scaled by Σ|a·b|. */
@@ -245,9 +262,12 @@ describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
   const heap = arena(memory);
   const kernels = gemmKernels(precision, memory);
   const alloc = (n: number, skew = 0) => (precision === 'f32' ? heap.f32(n, skew * 4) : heap.f64(n, skew * 8));
-  const fill = (x: Float32Array | Float64Array, r: Rng) => {
-    for (let i = 0; i < x.length; i++) x[i] = r.normal();
+  /** Normal values, a fraction `zeros` of them exact zeros. */
+  const fill = (x: Float32Array | Float64Array, r: Rng, zeros = 0) => {
+    for (let i = 0; i < x.length; i++) x[i] = r.next() < zeros ? 0 : r.normal();
   };
+  /** Rounds to the precision, as every result of a kernel is rounded. */
+  const round = precision === 'f32' ? Math.fround : (x: number) => x;
 
   const shapes = [...MLP_SHAPES, ...randomShapes(rng(7, `shapes-${precision}`), 60), ['nn', 5, 6, 0], ['nt', 3, 5, 0], ['tn', 0, 4, 3]] as [
     Op,
@@ -256,24 +276,31 @@ describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
     number,
   ][];
 
-  it.each(shapes)('%s M=%i N=%i K=%i matches the float64 triple loop', (op, M, N, K) => {
-    const r = rng(M * 1_000_000 + N * 1000 + K, `${precision}-${op}`);
+  /** Runs `op` (or its sparse form) on random inputs with guards around C and the
+   * scratch, and checks it against the references. */
+  function check(op: Op, M: number, N: number, K: number, sparse: boolean) {
+    const r = rng(M * 1_000_000 + N * 1000 + K, `${precision}-${op}-${sparse}`);
     for (const accumulate of [false, true]) {
       heap.reset();
       const A = alloc(M * K, r.int(3));
       const B = alloc(K * N, r.int(3));
       const padded = alloc(M * N + 2 * GUARD, r.int(3));
-      fill(A, r);
+      const workBytes = kernels.sparseWorkBytes(K);
+      const work = heap.f64(Math.ceil(workBytes / 8) + GUARD);
+      fill(A, r, sparse ? 0.7 : 0.05);
       fill(B, r);
       padded.fill(SENTINEL);
+      work.fill(SENTINEL);
       const C = padded.subarray(GUARD, GUARD + M * N);
       const C0 = new Float64Array(M * N);
       if (accumulate) {
         fill(C, r);
         C0.set(C);
       }
-      kernels[op](M, N, K, A.byteOffset, B.byteOffset, C.byteOffset, accumulate);
-      const expected = reference(op, M, N, K, A, B);
+      if (op === 'nt') kernels.nt(M, N, K, A.byteOffset, B.byteOffset, C.byteOffset, accumulate);
+      else if (sparse) kernels[`${op}Sparse`](M, N, K, A.byteOffset, B.byteOffset, C.byteOffset, accumulate, work.byteOffset);
+      else kernels[op](M, N, K, A.byteOffset, B.byteOffset, C.byteOffset, accumulate);
+      const expected = reference(op, M, N, K, A, B, round, C0);
       let worst = 0;
       for (let i = 0; i < M * N; i++) {
         const want = C0[i] + expected.C[i];
@@ -281,12 +308,19 @@ describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
         worst = Math.max(worst, err);
       }
       expect(worst, `accumulate=${accumulate}`).toBeLessThan(TOLERANCE[precision]);
+      // nn and tn add the products in k order: the naive loop, bit for bit.
+      if (op !== 'nt') expect(firstBitDifference(Float64Array.from(C), expected.naive), `accumulate=${accumulate}`).toBe(-1);
       expect([...padded.subarray(0, GUARD), ...padded.subarray(GUARD + M * N)].every((v) => v === SENTINEL)).toBe(true);
+      const workEnd = Math.ceil(workBytes / 8);
+      expect(work.subarray(workEnd).every((v) => v === SENTINEL)).toBe(true);
     }
-  });
+  }
 
-  /** Rounds to the precision, as the kernel's elementwise results are rounded. */
-  const round = precision === 'f32' ? Math.fround : (x: number) => x;
+  it.each(shapes)('%s M=%i N=%i K=%i matches the float64 triple loop', (op, M, N, K) => check(op, M, N, K, false));
+
+  it.each(shapes.filter(([op]) => op !== 'nt'))('%sSparse M=%i N=%i K=%i matches the triple loop', (op, M, N, K) =>
+    check(op, M, N, K, true),
+  );
 
   it.each([
     [1, 1],
