@@ -57,6 +57,7 @@ function parseArgs(argv: string[]): Args {
     .option('out', {
       alias: 'o',
       type: 'string',
+      requiresArg: true,
       describe: 'CSV to write; "-" for standard output (default: results/<name>-<time>.csv)',
     })
     .option('dry-run', { type: 'boolean', default: false, describe: 'print the number of runs per optimizer, run nothing' })
@@ -67,6 +68,7 @@ function parseArgs(argv: string[]): Args {
     })
     .option('curves', {
       type: 'string',
+      requiresArg: true,
       describe: 'also write each run\'s loss curve (and, for small problems, its trajectory) to this CSV',
     })
     .option('curve-every', {
@@ -103,7 +105,10 @@ function parseArgs(argv: string[]): Args {
     .version(false)
     .wrap(Math.min(100, process.stderr.columns ?? 100))
     .fail((message, error) => {
-      throw error ?? new UsageError(message);
+      if (error) throw error;
+      if (message.startsWith('Not enough non-option arguments'))
+        throw new UsageError('no config given: npm run sweep <config.json> (see --help)');
+      throw new UsageError(message);
     })
     .parseSync() as unknown as Args;
 }
@@ -153,6 +158,16 @@ async function main(argv: string[]): Promise<number> {
     : args.resume
       ? await CsvFile.resume(outPath, plan, header)
       : await CsvFile.create(outPath, plan, header, args.force);
+  const controller = new AbortController();
+  // A reader that stops early (`| head`) closes the pipe: stop the sweep quietly.
+  let pipeClosed = false;
+  if (toStdout)
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      pipeClosed = true;
+      controller.abort();
+      process.stdout.emit('drain');
+    });
   if (toStdout) process.stdout.write(header);
   const from = file?.done ?? 0;
   const def = PROBLEMS[plan.problem.name];
@@ -166,7 +181,6 @@ async function main(argv: string[]): Promise<number> {
   if (file && from > 0) say(`resuming ${outPath}: ${from} of ${plan.total} runs already done\n`);
 
   const executor = new PiscinaExecutor({ workers: args.workers, workerMemoryMb: args.workerMemory });
-  const controller = new AbortController();
   let stoppedBy: string | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stoppedBy) {
@@ -201,7 +215,7 @@ async function main(argv: string[]): Promise<number> {
       signal: controller.signal,
       write: async (text) => {
         if (file) await file.write(text);
-        else if (!process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
+        else if (!pipeClosed && !process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
       },
       onWritten: (runs) => {
         written = runs;
@@ -210,6 +224,7 @@ async function main(argv: string[]): Promise<number> {
     });
     complete = !summary.interrupted;
     if (ticker) process.stderr.write('\r\x1b[K');
+    if (pipeClosed) return EXIT.OK;
     say(bestRuns(plan, summary));
     const where = toStdout ? 'standard output' : outPath;
     const rate = summary.runs / summary.seconds;

@@ -5,7 +5,7 @@
  *
  *   for each optimizer (config order)
  *     for each combination of its grid axes (axis order of AXIS_NAMES, first slowest)
- *       for each trial (random search)
+ *       for each trial (random search; only optimizers with a distribution axis)
  *         for each seed
  *
  * An axis multiplies only the optimizers that use it. A random-search axis is
@@ -35,6 +35,9 @@ export interface PlanOptimizer {
   readonly name: OptimizerName;
   /** Only the axes this optimizer uses, in AXIS_NAMES order. */
   readonly axes: readonly Axis[];
+  /** The plan's trials if one of its axes is a distribution, else 1: trials do not
+   * repeat an optimizer that samples nothing. */
+  readonly trials: number;
   /** Runs of this optimizer. */
   readonly count: number;
   /** Id of its first run. */
@@ -67,7 +70,8 @@ export interface RunSpec {
    * means blank): the optimizer's hyperparameters, and weight decay when swept. */
   readonly axes: Partial<Record<AxisName, number>>;
   readonly seed: number;
-  readonly trial: number;
+  /** The random-search trial; absent for an optimizer that samples nothing. */
+  readonly trial?: number;
   readonly steps: number;
 }
 
@@ -106,12 +110,13 @@ export function optimizerAt(plan: Plan, id: number): PlanOptimizer {
 
 /** The run with index `id` (0 ≤ id < plan.total). */
 export function specAt(plan: Plan, id: number): RunSpec {
+  if (!Number.isInteger(id) || id < 0 || id >= plan.total) throw new RangeError(`run ${id} is not in 0 … ${plan.total - 1}`);
   const opt = optimizerAt(plan, id);
   let rest = id - opt.first;
   const seed = plan.seeds[rest % plan.seeds.length];
   rest = Math.floor(rest / plan.seeds.length);
-  const trial = rest % plan.trials;
-  rest = Math.floor(rest / plan.trials);
+  const trial = rest % opt.trials;
+  rest = Math.floor(rest / opt.trials);
 
   const hyper = defaultHyper(opt.name);
   const axes: Partial<Record<AxisName, number>> = {};
@@ -132,7 +137,8 @@ export function specAt(plan: Plan, id: number): RunSpec {
     } else hyper[axis.name] = value;
   }
   for (const name of OPTIMIZERS[opt.name].hyper) axes[name] = hyper[name];
-  return { id, optimizer: opt.name, hyper, weightDecay, axes, seed, trial, steps: plan.steps };
+  const spec = { id, optimizer: opt.name, hyper, weightDecay, axes, seed, steps: plan.steps };
+  return opt.trials > 1 || opt.axes.some((a) => a.kind === 'random') ? { ...spec, trial } : spec;
 }
 
 /** Runs per optimizer, in config order. */

@@ -6,9 +6,9 @@
  * The record stays outside the CSV so that spreadsheets open the CSV as it is.
  */
 import { createHash } from 'node:crypto';
-import { constants, existsSync } from 'node:fs';
+import { constants, existsSync, statSync } from 'node:fs';
 import { access, mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { UsageError } from './errors.js';
 import type { Plan } from './grid.js';
@@ -77,6 +77,8 @@ class SyncedFile {
 }
 
 async function create(path: string, force: boolean, flag: string): Promise<FileHandle> {
+  if (existsSync(path) && statSync(path).isDirectory())
+    throw new UsageError(`${flag} ${path}: is a folder; give a file name, e.g. ${join(path, 'sweep.csv')}`);
   await checkFolder(path, flag);
   try {
     return await open(path, force ? 'w' : 'wx');

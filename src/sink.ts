@@ -21,7 +21,7 @@ export const STATUSES = ['ok', 'diverged', 'error'] as const;
 export const COLUMN_DOCS = {
   run_id: 'index of the run in the expansion order (stable for a config)',
   optimizer: 'sgd, momentum, nesterov, adagrad, rmsprop or adam',
-  trial: 'random search only: the trial whose sampled values this run uses',
+  trial: 'random search only: the trial whose sampled values this run uses (blank for an optimizer that samples nothing)',
   seed: 'seed of the run: starting point and minibatches',
   steps: 'updates the run was asked to make',
   status: 'ok, diverged (loss or parameters became NaN or ±Inf) or error',
@@ -77,7 +77,8 @@ function textCell(text: string): string {
 }
 
 function cell(value: unknown): string {
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
+  // String(-0) is "0": keep the sign, so that every cell reads back as the same double.
+  if (typeof value === 'number') return Number.isFinite(value) ? (Object.is(value, -0) ? '-0' : String(value)) : '';
   if (value === null || value === undefined) return '';
   return textCell(String(value));
 }
@@ -93,7 +94,7 @@ export function record(cells: readonly unknown[]): string {
 export function row(plan: Plan, l: Layout, spec: RunSpec, r: RunResult, durationMs: number): string {
   const cells: unknown[] = [spec.id, spec.optimizer];
   for (const axis of plan.columns) cells.push(spec.axes[axis as AxisName] ?? null);
-  if (plan.random) cells.push(spec.trial);
+  if (plan.random) cells.push(spec.trial ?? null);
   cells.push(spec.seed, spec.steps, r.status, r.finalLoss, r.bestLoss);
   cells.push(r.divergedAt >= 0 ? r.divergedAt : null);
   for (let k = 0; k < l.metrics.length; k++) cells.push(r.metrics[k] ?? null);

@@ -57,7 +57,11 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   return toPlan(raw as RawConfig, file, options.maxRuns ?? DEFAULT_MAX_RUNS);
 }
 
+/** A UTF-8 byte-order mark, which some editors put first; JSON.parse rejects it. */
+const BOM = '\uFEFF';
+
 function parseJson(text: string, file: string): unknown {
+  if (text.startsWith(BOM)) text = text.slice(BOM.length);
   try {
     return JSON.parse(text);
   } catch {
@@ -252,10 +256,11 @@ function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
       if (a.kind === 'random') random = true;
       axes.push(a);
     }
-    const count = gridSize(axes) * trials * seeds.length;
+    const sampled = axes.some((a) => a.kind === 'random');
+    const count = gridSize(axes) * (sampled ? trials : 1) * seeds.length;
     const first = total;
     total += count;
-    return { name: entry.name, axes, count, first };
+    return { name: entry.name, axes, trials: sampled ? trials : 1, count, first };
   });
 
   if (random && raw.trials === undefined)
