@@ -44,7 +44,7 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
   return yargs(argv)
-    .scriptName('sweep')
+    .scriptName('npm run sweep --')
     .usage('$0 <config> [options]\n\nRun a hyperparameter sweep of gradient-descent optimizers and write one CSV row per run.')
     .command('$0 <config>', false)
     .positional('config', { type: 'string', describe: 'the sweep config (JSON; see configs/sweep.schema.json)' })
