@@ -164,7 +164,7 @@ describe('a sweep from the command line', () => {
     for (const option of ['--workers', '--out', '--dry-run', '--max-runs', '--progress', '--help'])
       expect(r.stdout, option).toContain(option);
     expect(r.stdout).toMatch(/Examples:/);
-    expect(r.stdout).toMatch(/sweep configs\/\S+\.json/);
+    expect(r.stdout).toMatch(/sweep -- configs\/\S+\.json/);
     // Every option listed comes with a description.
     for (const line of r.stdout.split('\n').filter((l) => /^\s+(-\w, )?--\w/.test(l)))
       expect(line.replace(/^\s+(-\w, )?--[\w-]+/, '').trim().length, line).toBeGreaterThan(0);
@@ -172,7 +172,7 @@ describe('a sweep from the command line', () => {
 
   it("--help's examples name configs that exist", async () => {
     const r = await sweep('--help');
-    const files = [...r.stdout.matchAll(/^\s+sweep (configs\/\S+\.json)/gm)].map((m) => m[1]);
+    const files = [...r.stdout.matchAll(/^\s+npm run sweep -- (configs\/\S+\.json)/gm)].map((m) => m[1]);
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) expect(existsSync(join(ROOT, file)), file).toBe(true);
   });
