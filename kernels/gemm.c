@@ -8,11 +8,12 @@
  *   gemm_nt(M, N, K, A, B, C, acc)   C[M×N] (+)= A[M×K] · B[N×K]ᵀ     C_ij = Σ_k A_ik B_jk
  *   gemm_nn_sparse(M, N, K, A, B, C, acc, work)   as gemm_nn, skipping the exact zeros of A
  *   gemm_tn_sparse(M, N, K, A, B, C, acc, work)   as gemm_tn, skipping the exact zeros of A
- *                                    (work: K·sizeof(T) + K·4 bytes of the caller's scratch)
+ *                                    (work: LANES·K·(sizeof(T) + 4) bytes of scratch)
  *   bias_relu(M, N, b, Y)            Y_ij ← max(Y_ij + b_j, 0)
  *   bias_add(M, N, b, Y)             Y_ij ← Y_ij + b_j
  *   relu_backward(n, Y, dY, dX)      dX_i ← Y_i > 0 ? dY_i : 0          (dX may be dY)
  *   col_sums(M, N, dY, db, acc)      db_j (+)= Σ_i dY_ij
+ *   transpose(M, N, A, B)            B[N×M] ← A[M×N]ᵀ                  (B_ji = A_ij)
  *
  * An affine layer Y = X·W + b is gemm_nn then bias_relu/bias_add; its backward pass is
  * dW = Xᵀ·dY (gemm_tn), db = col_sums(dY), dX = dY·Wᵀ (gemm_nt). The _sparse products
@@ -61,6 +62,16 @@ static inline v128_t hsum4_f32(const v128_t *a) {
   return wasm_f32x4_add(wasm_i64x2_shuffle(s01, s23, 0, 2), wasm_i64x2_shuffle(s01, s23, 1, 3));
 }
 #define V_HSUM hsum4_f32
+/* The 4 × 4 block r[0..3] transposed in place: interleave pairs of rows, then halves. */
+static inline void transpose4_f32(v128_t *r) {
+  const v128_t t0 = wasm_i32x4_shuffle(r[0], r[1], 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r[0], r[1], 2, 6, 3, 7);
+  const v128_t t2 = wasm_i32x4_shuffle(r[2], r[3], 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r[2], r[3], 2, 6, 3, 7);
+  r[0] = wasm_i64x2_shuffle(t0, t2, 0, 2);
+  r[1] = wasm_i64x2_shuffle(t0, t2, 1, 3);
+  r[2] = wasm_i64x2_shuffle(t1, t3, 0, 2);
+  r[3] = wasm_i64x2_shuffle(t1, t3, 1, 3);
+}
+#define V_TRANSPOSE transpose4_f32
 #ifndef NN_MR_F32
 #define NN_MR_F32 4
 #endif
@@ -93,6 +104,7 @@ static inline v128_t hsum4_f32(const v128_t *a) {
 #undef V_GT
 #undef V_LOAD_SPLAT
 #undef V_HSUM
+#undef V_TRANSPOSE
 #undef NN_MR
 #undef NN_NRV
 #undef NT_MR
@@ -123,6 +135,13 @@ static inline v128_t hsum2_f64(const v128_t *a) {
   return wasm_f64x2_add(wasm_i64x2_shuffle(a[0], a[1], 0, 2), wasm_i64x2_shuffle(a[0], a[1], 1, 3));
 }
 #define V_HSUM hsum2_f64
+/* The 2 × 2 block r[0..1] transposed in place. */
+static inline void transpose2_f64(v128_t *r) {
+  const v128_t t0 = wasm_i64x2_shuffle(r[0], r[1], 0, 2), t1 = wasm_i64x2_shuffle(r[0], r[1], 1, 3);
+  r[0] = t0;
+  r[1] = t1;
+}
+#define V_TRANSPOSE transpose2_f64
 #ifndef NN_MR_F64
 #define NN_MR_F64 4
 #endif

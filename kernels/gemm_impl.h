@@ -118,8 +118,9 @@ void SFX(gemm_tn)(size M, size N, size K, const T *A, const T *B, T *C, int accu
  * ZERO-SKIPPING PRODUCTS. op(A) is often mostly exact zeros (MNIST pixels: ~80%; ReLU
  * outputs: ~50%), and a zero a_ik contributes nothing to row i of C. So for each row
  * of op(A) the nonzeros are first compacted into the caller's `work` (values, then
- * the byte offsets of the matching rows of B: K·sizeof(T) + K·4 bytes), branch-free;
- * then each chunk of C's row is accumulated in registers over the nonzeros only.
+ * the byte offsets of the matching rows of B: LANES·K·(sizeof(T) + 4) bytes at most),
+ * branch-free; then each chunk of C's row is accumulated in registers over the
+ * nonzeros only.
  * Skipping 0·b changes no finite result, but drops the NaN that 0·±Inf or 0·NaN in B
  * would give: callers who need that must check B themselves.
  */
@@ -177,40 +178,70 @@ INLINE size SFX(compact_row)(size K, const T *a, size sAk, size rowBytes, T *val
   return nz;
 }
 
-static void SFX(gemm_sparse)(size M, size N, size K, const T *A, size sAi, size sAk, const T *B, T *C, int accumulate,
-                             void *work) {
-  T *vals = work;
-  size *offsets = (size *)(vals + K);
+/* Row i of C from the compacted nonzeros of row i of op(A): C's row in chunks of
+ * SPARSE_NRV vectors, then 4, 2, 1, then the partial vector. */
+/* Not inlined: called from several places, and once per row is cheap. */
+INLINE void SFX(sparse_row)(size N, size nz, const T *vals, const size *offsets, const T *B, T *c, int accumulate) {
   const size fullVectors = N / LANES, tailLanes = N % LANES;
-  for (size i = 0; i < M; i++) {
-    const size nz = SFX(compact_row)(K, A + i * sAi, sAk, N * sizeof(T), vals, offsets);
-    T *c = C + i * N;
-    size v = 0;
-    for (; v + SPARSE_NRV <= fullVectors; v += SPARSE_NRV)
-      SFX(sparse_chunk)(SPARSE_NRV, nz, vals, offsets, B + v * LANES, c + v * LANES, accumulate, 0);
-    /* The leftover vectors in chunks of 4, 2, 1, then the partial vector. */
-    if (v + 4 <= fullVectors) {
-      SFX(sparse_chunk)(4, nz, vals, offsets, B + v * LANES, c + v * LANES, accumulate, 0);
-      v += 4;
-    }
-    if (v + 2 <= fullVectors) {
-      SFX(sparse_chunk)(2, nz, vals, offsets, B + v * LANES, c + v * LANES, accumulate, 0);
-      v += 2;
-    }
-    if (v < fullVectors) {
-      SFX(sparse_chunk)(1, nz, vals, offsets, B + v * LANES, c + v * LANES, accumulate, 0);
-      v += 1;
-    }
-    if (tailLanes) SFX(sparse_chunk)(1, nz, vals, offsets, B + v * LANES, c + v * LANES, accumulate, tailLanes);
+  size v = 0;
+  for (; v + SPARSE_NRV <= fullVectors; v += SPARSE_NRV)
+    SFX(sparse_chunk)(SPARSE_NRV, nz, vals, offsets, B + v * LANES, c + v * LANES, accumulate, 0);
+  if (v + 4 <= fullVectors) {
+    SFX(sparse_chunk)(4, nz, vals, offsets, B + v * LANES, c + v * LANES, accumulate, 0);
+    v += 4;
   }
+  if (v + 2 <= fullVectors) {
+    SFX(sparse_chunk)(2, nz, vals, offsets, B + v * LANES, c + v * LANES, accumulate, 0);
+    v += 2;
+  }
+  if (v < fullVectors) {
+    SFX(sparse_chunk)(1, nz, vals, offsets, B + v * LANES, c + v * LANES, accumulate, 0);
+    v += 1;
+  }
+  if (tailLanes) SFX(sparse_chunk)(1, nz, vals, offsets, B + v * LANES, c + v * LANES, accumulate, tailLanes);
 }
 
 void SFX(gemm_nn_sparse)(size M, size N, size K, const T *A, const T *B, T *C, int accumulate, void *work) {
-  SFX(gemm_sparse)(M, N, K, A, K, 1, B, C, accumulate, work);
+  T *vals = work;
+  size *offsets = (size *)(vals + K);
+  for (size i = 0; i < M; i++) {
+    const size nz = SFX(compact_row)(K, A + i * K, 1, N * sizeof(T), vals, offsets);
+    SFX(sparse_row)(N, nz, vals, offsets, B, C + i * N, accumulate);
+  }
 }
 
+/*
+ * Aᵀ's rows are A's columns, strided in memory; but LANES neighbouring columns are
+ * contiguous, and in images they are zero together. So LANES rows of Aᵀ are compacted
+ * at once (each into its own part of `work`), skipping the k where all are zero with
+ * one vector test.
+ */
 void SFX(gemm_tn_sparse)(size M, size N, size K, const T *A, const T *B, T *C, int accumulate, void *work) {
-  SFX(gemm_sparse)(M, N, K, A, 1, M, B, C, accumulate, work);
+  T *vals = work;
+  size *offsets = (size *)(vals + LANES * K);
+  const size rowBytes = N * sizeof(T);
+  size i = 0;
+  for (; i + LANES <= M; i += LANES) {
+    size nz[LANES] = {0};
+    for (size k = 0; k < K; k++) {
+      const T *a = A + k * M + i;
+      if (!wasm_v128_any_true(wasm_v128_load(a))) continue;
+#pragma clang loop unroll(full)
+      for (int r = 0; r < LANES; r++) {
+        const T x = a[r];
+        vals[r * K + nz[r]] = x;
+        offsets[r * K + nz[r]] = k * rowBytes;
+        nz[r] += x != 0;
+      }
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < LANES; r++)
+      SFX(sparse_row)(N, nz[r], vals + r * K, offsets + r * K, B, C + (i + r) * N, accumulate);
+  }
+  for (; i < M; i++) {
+    const size nz = SFX(compact_row)(K, A + i, M, rowBytes, vals, offsets);
+    SFX(sparse_row)(N, nz, vals, offsets, B, C + i * N, accumulate);
+  }
 }
 
 /*
@@ -341,6 +372,29 @@ void SFX(col_sums)(size M, size N, const T *dY, T *db, int accumulate) {
     for (size i = 0; i < M; i++) s = V_ADD(s, SFX(load_partial)(dY + i * N + j, tail));
     SFX(store_partial)(db + j, s, tail);
   }
+}
+
+/* B[N×M] ← A[M×N]ᵀ, in LANES × LANES blocks transposed in registers (V_TRANSPOSE),
+ * scalar at the edges. Lets a product with Bᵀ use the zero-skipping nn: A·Bᵀ is
+ * gemm_nn_sparse(A, transpose(B)). */
+void SFX(transpose)(size M, size N, const T *A, T *B) {
+  const size mFull = M - M % LANES, nFull = N - N % LANES;
+  for (size i = 0; i < mFull; i += LANES) {
+    size j = 0;
+    for (; j < nFull; j += LANES) {
+      v128_t rows[LANES];
+#pragma clang loop unroll(full)
+      for (int r = 0; r < LANES; r++) rows[r] = wasm_v128_load(A + (i + r) * N + j);
+      V_TRANSPOSE(rows);
+#pragma clang loop unroll(full)
+      for (int r = 0; r < LANES; r++) wasm_v128_store(B + (j + r) * M + i, rows[r]);
+    }
+    for (; j < N; j++)
+#pragma clang loop unroll(full)
+      for (int r = 0; r < LANES; r++) B[j * M + i + r] = A[(i + r) * N + j];
+  }
+  for (size i = mFull; i < M; i++)
+    for (size j = 0; j < N; j++) B[j * M + i] = A[i * N + j];
 }
 
 #undef TILE_COLS

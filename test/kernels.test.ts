@@ -384,6 +384,27 @@ describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
       expect(Math.abs(db[j] - s)).toBeLessThanOrEqual(TOLERANCE[precision] * sAbs);
   });
 
+  it.each([
+    [1, 1],
+    [4, 4],
+    [3, 7],
+    [8, 5],
+    [100, 784],
+    [33, 2],
+  ])('transpose M=%i N=%i', (M, N) => {
+    const r = rng(M * 1000 + N, `transpose-${precision}`);
+    heap.reset();
+    const A = alloc(M * N, 1);
+    fill(A, r);
+    const padded = alloc(M * N + 2 * GUARD, 2).fill(SENTINEL);
+    const B = padded.subarray(GUARD, GUARD + M * N);
+    kernels.transpose(M, N, A.byteOffset, B.byteOffset);
+    const expected = new Float64Array(M * N);
+    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) expected[j * M + i] = A[i * N + j];
+    expect(Float64Array.from(B)).toEqual(expected);
+    expect([...padded.subarray(0, GUARD), ...padded.subarray(GUARD + M * N)].every((v) => v === SENTINEL)).toBe(true);
+  });
+
   it('rejects pointers below the heap base or misaligned', () => {
     expect(() => kernels.nn(2, 2, 2, 0, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE + 64)).toThrow(/pointers must be byte offsets/);
     expect(() => kernels.nt(2, 2, 2, KERNEL_HEAP_BASE + 2, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE + 64)).toThrow(/multiples of/);

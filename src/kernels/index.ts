@@ -38,6 +38,7 @@
  *   biasAdd(M, N, b, Y)           Y_ij ← Y_ij + b_j
  *   reluBackward(n, Y, dY, dX)    dX_i ← Y_i > 0 ? dY_i : 0      (Y: the ReLU's output)
  *   colSums(M, N, dY, db, acc)    db_j (+)= Σ_i dY_ij
+ *   transpose(M, N, A, B)         B[N×M] ← A[M×N]ᵀ                (B_ji = A_ij)
  *
  * An affine layer Y = X·W + b is nn + biasRelu (or biasAdd); its backward pass is
  * dW = Xᵀ·dY (tn), db = colSums(dY), dX = dY·Wᵀ (nt). nn and tn (and their sparse
@@ -45,7 +46,9 @@
  * precision bit for bit; nt sums interleaved partial sums, equal to it up to rounding.
  * The sparse forms pay off when A is mostly zeros (MNIST pixels, ~80% zeros: 2–3×;
  * ReLU outputs, ~50%: 1.2–1.3×); skipping a zero drops the NaN that 0·±Inf or 0·NaN
- * in B would have given, so check B for non-finite values if that matters.
+ * in B would have given, so check B for non-finite values if that matters. The
+ * backward dX = dY·Wᵀ with dY mostly zeros (after reluBackward) can also skip them:
+ * transpose(W) into scratch, then nnSparse(dY, Wᵀ).
  *
  * Each thread compiles each module once (synchronously, on first use) and instantiates
  * it once per memory.
@@ -301,7 +304,8 @@ export interface GemmKernels {
   /** tn skipping the exact zeros of A; `work` as for nnSparse. */
   tnSparse(M: number, N: number, K: number, A: number, B: number, C: number, accumulate: boolean, work: number): void;
   /** Bytes of scratch nnSparse and tnSparse need for depth K: the compacted nonzeros
-   * of a row of A and the byte offsets of their rows of B. */
+   * of a few rows of op(A) and the byte offsets of their rows of B (3 KiB for K = 128
+   * in f64, 24.5 KiB for K = 784 in f32). */
   sparseWorkBytes(K: number): number;
   /** Y[M×N] ← max(Y + b, 0), b broadcast along rows */
   biasRelu(M: number, N: number, b: number, Y: number): void;
@@ -311,12 +315,17 @@ export interface GemmKernels {
   reluBackward(n: number, Y: number, dY: number, dX: number): void;
   /** db[N] (+)= Σ_i dY[i, ·] over the M rows */
   colSums(M: number, N: number, dY: number, db: number, accumulate?: boolean): void;
+  /** B[N×M] ← A[M×N]ᵀ (B must not overlap A) */
+  transpose(M: number, N: number, A: number, B: number): void;
 }
 
 type Kernel = (...args: number[]) => void;
 
 /** Bytes of one compacted row offset in the sparse products' scratch (a u32). */
 const SPARSE_OFFSET_BYTES = 4;
+/** Elements per v128: tnSparse compacts this many rows of Aᵀ at once, each into its
+ * own part of the scratch. */
+const LANES: Record<Precision, number> = { f32: 4, f64: 2 };
 
 function checkArgs(where: string, elementBytes: number, sizes: readonly number[], pointers: readonly number[]): void {
   for (const size of sizes)
@@ -352,6 +361,7 @@ function wrapGemm(exports: Record<string, unknown>, precision: Precision): GemmK
   const biasAdd = fn('bias_add');
   const reluBackward = fn('relu_backward');
   const colSums = fn('col_sums');
+  const transpose = fn('transpose');
   const where = `gemmKernels('${precision}')`;
   return {
     precision,
@@ -360,7 +370,7 @@ function wrapGemm(exports: Record<string, unknown>, precision: Precision): GemmK
     nt: product('gemm_nt'),
     nnSparse: sparse('gemm_nn_sparse'),
     tnSparse: sparse('gemm_tn_sparse'),
-    sparseWorkBytes: (K) => K * (bytes + SPARSE_OFFSET_BYTES),
+    sparseWorkBytes: (K) => LANES[precision] * K * (bytes + SPARSE_OFFSET_BYTES),
     biasRelu(M, N, b, Y) {
       checkArgs(`${where}.biasRelu`, bytes, [M, N], [b, Y]);
       biasRelu(M, N, b, Y);
@@ -376,6 +386,10 @@ function wrapGemm(exports: Record<string, unknown>, precision: Precision): GemmK
     colSums(M, N, dY, db, accumulate = false) {
       checkArgs(`${where}.colSums`, bytes, [M, N], [dY, db]);
       colSums(M, N, dY, db, accumulate ? 1 : 0);
+    },
+    transpose(M, N, A, B) {
+      checkArgs(`${where}.transpose`, bytes, [M, N], [A, B]);
+      transpose(M, N, A, B);
     },
   };
 }
