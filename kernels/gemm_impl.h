@@ -179,9 +179,9 @@ INLINE size SFX(compact_row)(size K, const T *a, size sAk, size rowBytes, T *val
 }
 
 /* Row i of C from the compacted nonzeros of row i of op(A): C's row in chunks of
- * SPARSE_NRV vectors, then 4, 2, 1, then the partial vector. */
-/* Not inlined: called from several places, and once per row is cheap. */
-INLINE void SFX(sparse_row)(size N, size nz, const T *vals, const size *offsets, const T *B, T *c, int accumulate) {
+ * SPARSE_NRV vectors, then 4, 2, 1, then the partial vector. Not inlined: it has
+ * several callers, and a call per row costs nothing measurable. */
+static __attribute__((noinline)) void SFX(sparse_row)(size N, size nz, const T *vals, const size *offsets, const T *B, T *c, int accumulate) {
   const size fullVectors = N / LANES, tailLanes = N % LANES;
   size v = 0;
   for (; v + SPARSE_NRV <= fullVectors; v += SPARSE_NRV)
