@@ -384,6 +384,21 @@ describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
       expect(Math.abs(db[j] - s)).toBeLessThanOrEqual(TOLERANCE[precision] * sAbs);
   });
 
+  it('the sparse forms skip 0·NaN, the dense ones keep it (documented difference)', () => {
+    heap.reset();
+    const [M, N, K] = [3, 5, 4];
+    const A = alloc(M * K).fill(1);
+    const B = alloc(K * N).fill(1);
+    for (let i = 0; i < M; i++) A[i * K + 2] = 0;
+    B[2 * N + 1] = NaN;
+    const C = alloc(M * N);
+    const work = heap.f64(Math.ceil(kernels.sparseWorkBytes(K) / 8));
+    kernels.nn(M, N, K, A.byteOffset, B.byteOffset, C.byteOffset);
+    expect(Number.isNaN(C[1])).toBe(true);
+    kernels.nnSparse(M, N, K, A.byteOffset, B.byteOffset, C.byteOffset, false, work.byteOffset);
+    expect(C[1]).toBe(3);
+  });
+
   it.each([
     [1, 1],
     [4, 4],
