@@ -6,7 +6,9 @@ import { specAt } from './grid.js';
 import { PROBLEMS } from './problems/index.js';
 import { STATUS_CODE, type Batch, type BatchResult } from './protocol.js';
 import { rng } from './rng.js';
-import { runOne, workspace, type CurveSink, type LiveSink, type RunResult, type Workspace } from './run.js';
+import { Arena, arenaBytes } from './arena.js';
+import type { KernelMemory } from './kernels/index.js';
+import { maxMemoryNeeded, runOne, workspace, type CurveSink, type LiveSink, type RunResult, type Workspace } from './run.js';
 import type { OptimizerName } from './optimizers/index.js';
 import type { Problem } from './problems/index.js';
 import { layout, record, row } from './sink.js';
@@ -19,7 +21,15 @@ export interface BatchLive extends LiveSink {
   end(): void;
 }
 
-export function runBatch(batch: Batch, arena: Float64Array, live?: BatchLive): BatchResult {
+/** Bytes of arena a run of this problem needs: its workspace (for the optimizer with
+ * the most state) and the problem's scratch. */
+export function runBytes(problem: { name: string; options: object }): number {
+  const def = PROBLEMS[problem.name];
+  return arenaBytes(maxMemoryNeeded(def.dim(problem.options))) + (def.scratchBytes?.(problem.options) ?? 0);
+}
+
+/** Runs the batch on `memory` (at least `runBytes` usable bytes). */
+export function runBatch(batch: Batch, memory: KernelMemory, live?: BatchLive): BatchResult {
   const { plan, data, first, count, curveEvery } = batch;
   const def = PROBLEMS[plan.problem.name];
   const options = plan.problem.options;
@@ -45,8 +55,14 @@ export function runBatch(batch: Batch, arena: Float64Array, live?: BatchLive): B
         }
       : undefined;
   const dim = def.dim(options);
+  const arena = new Arena(memory);
+  const block = arena.f64(maxMemoryNeeded(dim));
+  const scratch = arena.mark();
   const workspaces = new Map<OptimizerName, Workspace>();
-  const problems = new Map<number, Problem>();
+  // One problem instance at a time, reused while the seed stays (its scratch is
+  // the arena's after the workspace; a new instance takes it over).
+  let problem: Problem | undefined;
+  let problemSeed = NaN;
   for (let k = 0; k < count; k++) {
     const spec = specAt(plan, first + k);
     runId = spec.id;
@@ -55,11 +71,13 @@ export function runBatch(batch: Batch, arena: Float64Array, live?: BatchLive): B
     let r: RunResult;
     try {
       let ws = workspaces.get(spec.optimizer);
-      if (!ws) workspaces.set(spec.optimizer, (ws = workspace(arena, dim, spec.optimizer)));
-      let problem = problems.get(spec.seed);
-      if (!problem) {
+      if (!ws) workspaces.set(spec.optimizer, (ws = workspace(block, dim, spec.optimizer, memory)));
+      if (!problem || problemSeed !== spec.seed) {
         const seed = spec.seed;
-        problems.set(seed, (problem = def.create(options, { seed, rng: (label) => rng(seed, label), data })));
+        problem = undefined;
+        arena.release(scratch);
+        problem = def.create(options, { seed, rng: (label) => rng(seed, label), data, arena });
+        problemSeed = seed;
       }
       r = runOne(spec, problem, ws, live, curve);
     } catch (e) {

@@ -11,9 +11,9 @@ import { Piscina } from 'piscina';
 import { ExecutorError, type Executor, type LiveRun } from './executor.js';
 import type { Plan } from './grid.js';
 import { ROOT } from './paths.js';
-import { PROBLEMS } from './problems/index.js';
 import { LIVE, type Batch, type BatchResult, type Lane, type Task } from './protocol.js';
-import { maxMemoryNeeded } from './run.js';
+import { runBytes } from './batch.js';
+import { KERNEL_HEAP_BASE, createSharedMemory } from './kernels/index.js';
 
 export const WORKER_FILE = join(ROOT, 'dist', 'workers', 'sweep-worker.js');
 
@@ -21,7 +21,6 @@ export const WORKER_FILE = join(ROOT, 'dist', 'workers', 'sweep-worker.js');
  * tasks, unless a run's arena is so large that a second one would cost too much. */
 const TASKS_PER_THREAD = 2;
 const LARGE_ARENA_BYTES = 64 * 2 ** 20;
-const FLOAT64_BYTES = 8;
 /** Default heap limit of a worker thread (V8 old generation), in MiB. */
 export const DEFAULT_WORKER_MEMORY_MB = 2048;
 
@@ -34,10 +33,8 @@ export interface PoolOptions {
   workerFile?: string;
 }
 
-function arenaBytes(plan: Plan): number {
-  const def = PROBLEMS[plan.problem.name];
-  return maxMemoryNeeded(def.dim(plan.problem.options)) * FLOAT64_BYTES;
-}
+
+const usable = (lane: Lane): number => lane.memory.buffer.byteLength - KERNEL_HEAP_BASE;
 
 export class PiscinaExecutor implements Executor {
   readonly size: number;
@@ -71,12 +68,12 @@ export class PiscinaExecutor implements Executor {
   }
 
   capacity(plan: Plan): number {
-    return arenaBytes(plan) > LARGE_ARENA_BYTES ? this.size : this.size * TASKS_PER_THREAD;
+    return runBytes(plan.problem) > LARGE_ARENA_BYTES ? this.size : this.size * TASKS_PER_THREAD;
   }
 
   async execute(batch: Batch): Promise<BatchResult> {
     if (this.failure) throw new ExecutorError(`worker threads failed: ${this.failure.message}`);
-    const lane = this.takeLane(arenaBytes(batch.plan));
+    const lane = this.takeLane(runBytes(batch.plan.problem));
     try {
       return (await this.pool.run({ batch, lane } satisfies Task)) as BatchResult;
     } finally {
@@ -86,11 +83,11 @@ export class PiscinaExecutor implements Executor {
   }
 
   private takeLane(bytes: number): Lane {
-    let lane = this.lanes.find((l) => !this.busy.has(l) && l.arena.byteLength >= bytes);
+    let lane = this.lanes.find((l) => !this.busy.has(l) && usable(l) >= bytes);
     if (!lane) {
       const idle = this.lanes.findIndex((l) => !this.busy.has(l));
       if (idle >= 0) this.lanes.splice(idle, 1); // too small: let it go
-      lane = { progress: new SharedArrayBuffer(LIVE.BYTES), arena: new SharedArrayBuffer(bytes) };
+      lane = { progress: new SharedArrayBuffer(LIVE.BYTES), memory: createSharedMemory(bytes) };
       new Int32Array(lane.progress)[LIVE.RUN] = -1;
       this.lanes.push(lane);
     }

@@ -4,6 +4,7 @@
  * the same messages.
  */
 import type { Plan } from './grid.js';
+import type { KernelMemory } from './kernels/index.js';
 
 /** Runs `first … first + count − 1` of `plan`. */
 export interface Batch {
@@ -41,8 +42,9 @@ export interface BatchResult {
 export interface Lane {
   /** Live progress, read by the coordinator without messages; see LIVE. */
   readonly progress: SharedArrayBuffer;
-  /** Parameters, gradient and optimizer state of the run in progress. */
-  readonly arena: SharedArrayBuffer;
+  /** The run's memory: parameters, gradient, optimizer state and the problem's
+   * scratch (a shared WebAssembly.Memory, so the SIMD kernels work on it in place). */
+  readonly memory: KernelMemory;
 }
 
 /** Layout of `Lane.progress`: Int32 slots, then a Float64 slot. */

@@ -3,7 +3,8 @@
  * test can drive it directly. The worker calls it with views of shared memory.
  */
 import type { RunSpec } from './grid.js';
-import { OPTIMIZERS, type OptState, type OptimizerName } from './optimizers/index.js';
+import { optimizerKernel, type KernelMemory } from './kernels/index.js';
+import { OPTIMIZERS, type OptState, type Optimizer, type OptimizerName } from './optimizers/index.js';
 import type { Problem, Span } from './problems/index.js';
 
 export type RunStatus = 'ok' | 'diverged' | 'error';
@@ -41,10 +42,17 @@ export interface Workspace {
   readonly W: Float64Array;
   readonly g: Float64Array;
   readonly state: OptState;
+  /** The optimizer's update: the JS loop, or its bit-identical SIMD kernel. */
+  readonly update: Optimizer['update'];
 }
 
-/** Carves a workspace for `optimizer` on a `dim`-parameter problem out of `memory`. */
-export function workspace(memory: Float64Array, dim: number, optimizer: OptimizerName): Workspace {
+/** From this many parameters on, the SIMD kernel beats the JS loop (a kernel call
+ * has a fixed cost of checks and a boundary crossing). */
+export const KERNEL_MIN_DIM = 1024;
+
+/** Carves a workspace for `optimizer` on a `dim`-parameter problem out of `memory`.
+ * When `memory` is a view of `kernels` (a run's arena), large updates run there. */
+export function workspace(memory: Float64Array, dim: number, optimizer: OptimizerName, kernels?: KernelMemory): Workspace {
   const slots = memoryNeeded(dim, optimizer);
   if (memory.length < slots) throw new RangeError(`a ${dim}-parameter ${optimizer} run needs ${slots} float64 slots, got ${memory.length}`);
   return {
@@ -52,6 +60,7 @@ export function workspace(memory: Float64Array, dim: number, optimizer: Optimize
     W: memory.subarray(0, dim),
     g: memory.subarray(dim, 2 * dim),
     state: { arrays: OPTIMIZERS[optimizer].state.map((_, k) => memory.subarray((2 + k) * dim, (3 + k) * dim)), count: 0 },
+    update: kernels && dim >= KERNEL_MIN_DIM ? optimizerKernel(optimizer, kernels) : OPTIMIZERS[optimizer].update,
   };
 }
 
@@ -83,10 +92,9 @@ function addWeightDecay(loss: number, W: Float64Array, g: Float64Array, spans: r
  * Divergence is data: the run stops and says when.
  */
 export function runOne(spec: RunSpec, problem: Problem, ws: Workspace, live?: LiveSink, curve?: CurveSink): RunResult {
-  const optimizer = OPTIMIZERS[spec.optimizer];
   if (ws.optimizer !== spec.optimizer || ws.W.length !== problem.dim)
     throw new RangeError(`run ${spec.id} (${spec.optimizer}, ${problem.dim} parameters) got a workspace for ${ws.optimizer}, ${ws.W.length}`);
-  const { W, g, state } = ws;
+  const { W, g, state, update } = ws;
   W.fill(0);
   g.fill(0);
   for (const a of state.arrays) a.fill(0);
@@ -107,7 +115,7 @@ export function runOne(spec: RunSpec, problem: Problem, ws: Workspace, live?: Li
     if (!Number.isFinite(loss)) break;
     if (loss < best) best = loss;
     if (last) break;
-    optimizer.update(W, g, state, hyper);
+    update(W, g, state, hyper);
   }
   const diverged = !Number.isFinite(loss);
   return {

@@ -24,7 +24,7 @@ export default function runTask({ batch, lane }: Task): BatchResult {
   };
   // The result arrays are a few bytes per run: cloning them back is cheaper than
   // the bookkeeping of transferring them.
-  return runBatch(batch, new Float64Array(lane.arena), live);
+  return runBatch(batch, lane.memory, live);
 }
 
 /** Answers the pool's start-up check: reaching here means this file loaded. */

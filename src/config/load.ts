@@ -6,6 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import AjvModule, { type ErrorObject } from 'ajv';
 import { parse as parseTolerant, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { MAX_ARENA_BYTES } from '../arena.js';
+import { runBytes } from '../batch.js';
 import { ConfigError, closest, show } from '../errors.js';
 import type { Axis, AxisName, Plan, PlanOptimizer } from '../grid.js';
 import { gridSize } from '../grid.js';
@@ -200,6 +202,14 @@ function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
     if (e instanceof OptionError) throw new ConfigError(file, e.field, `must ${e.rule}, got ${show(e.value)}`);
     throw e;
   }
+
+  const bytes = runBytes({ name: raw.problem.name, options });
+  if (bytes > MAX_ARENA_BYTES)
+    throw new ConfigError(
+      file,
+      'problem',
+      `needs ${(bytes / 2 ** 30).toFixed(1)} GiB of memory per run, more than the ${MAX_ARENA_BYTES / 2 ** 30 | 0} GiB a run's memory can hold, got ${show(raw.problem)}`,
+    );
 
   const seeds = raw.seeds === undefined ? [0] : typeof raw.seeds === 'number' ? [raw.seeds] : raw.seeds;
   seeds.forEach((s, i) => {

@@ -48,6 +48,9 @@ axes[WEIGHT_DECAY] = axisSchema(WEIGHT_DECAY_RANGE, 'L2 weight decay λ (all opt
 
 export const AXIS_NAMES = [...HYPER_NAMES, WEIGHT_DECAY];
 
+/** Steps are counted in Int32 slots (the live progress, diverged_at). */
+export const MAX_STEPS = 2 ** 31 - 1;
+
 const optimizerEntry = {
   anyOf: [
     { enum: OPTIMIZER_NAMES, description: 'an optimizer with the sweep-wide axes' },
@@ -93,7 +96,7 @@ export const CONFIG_SCHEMA = {
     problem,
     optimizers: { type: 'array', items: optimizerEntry, minItems: 1, description: 'the optimizers to sweep' },
     ...axes,
-    steps: { type: 'integer', minimum: 1, description: 'updates per run' },
+    steps: { type: 'integer', minimum: 1, maximum: MAX_STEPS, description: 'updates per run' },
     seeds: {
       description: 'seeds of the runs: each combination runs once per seed',
       anyOf: [

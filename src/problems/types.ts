@@ -4,6 +4,7 @@
  * worker, a view of shared memory), so the same loop serves two parameters or ten
  * million.
  */
+import type { Arena } from '../arena.js';
 import type { Rng } from '../rng.js';
 
 /** A half-open index range [start, end) of the parameter vector. */
@@ -31,6 +32,9 @@ export interface ProblemContext<D = unknown> {
   /** What `ProblemDef.load` returned, as the coordinator loaded it (SharedArrayBuffers
    * inside are the coordinator's memory, not copies). */
   readonly data: D;
+  /** Where the instance takes its scratch arrays (kernel-visible memory); it may take
+   * up to `ProblemDef.scratchBytes` bytes. */
+  readonly arena: Arena;
 }
 
 /** A problem family, configured by `options` (validated and defaulted by `resolve`). */
@@ -44,6 +48,8 @@ export interface ProblemDef<O extends object = object, D = unknown> {
   dim(options: O): number;
   /** Names of the extra CSV columns `finish` returns. */
   metrics(options: O): readonly string[];
+  /** Bytes of arena an instance takes for its scratch (see `arenaBytes`); 0 if absent. */
+  scratchBytes?(options: O): number;
   /** Names of the leading parameters a loss curve traces (the trajectory of the
    * book's figures); none for large problems. */
   trajectory?(options: O): readonly string[];
