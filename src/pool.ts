@@ -41,6 +41,8 @@ export class PiscinaExecutor implements Executor {
   private readonly pool: Piscina;
   private readonly lanes: Lane[] = [];
   private readonly busy = new Set<Lane>();
+  /** Settles (rejects) when a worker thread cannot start: the pool is broken. */
+  private readonly broken: Promise<never>;
   private failure: Error | undefined;
 
   constructor(options: PoolOptions = {}) {
@@ -53,9 +55,14 @@ export class PiscinaExecutor implements Executor {
       idleTimeout: Infinity,
       resourceLimits: { maxOldGenerationSizeMb: options.workerMemoryMb ?? DEFAULT_WORKER_MEMORY_MB },
     });
-    // A worker that cannot start is reported here (and by the task that hit it).
+    // A worker that cannot start is reported here. Tasks already submitted to piscina
+    // would wait for a thread forever: `broken` ends them.
+    let fail: (e: ExecutorError) => void = () => undefined;
+    this.broken = new Promise<never>((_, reject) => (fail = reject));
+    this.broken.catch(() => undefined);
     this.pool.on('error', (e: Error) => {
       this.failure ??= e;
+      fail(new ExecutorError(`worker threads failed: ${e.message}`));
     });
   }
 
@@ -72,14 +79,22 @@ export class PiscinaExecutor implements Executor {
   }
 
   async execute(batch: Batch): Promise<BatchResult> {
-    if (this.failure) throw new ExecutorError(`worker threads failed: ${this.failure.message}`);
+    this.throwIfBroken();
     const lane = this.takeLane(runBytes(batch.plan.problem));
     try {
-      return (await this.pool.run({ batch, lane } satisfies Task)) as BatchResult;
+      return await Promise.race([this.pool.run({ batch, lane } satisfies Task) as Promise<BatchResult>, this.broken]);
+    } catch (e) {
+      // A thread that could not start is the pool's failure, not the batch's.
+      this.throwIfBroken();
+      throw e;
     } finally {
       new Int32Array(lane.progress)[LIVE.RUN] = -1;
       this.busy.delete(lane);
     }
+  }
+
+  private throwIfBroken(): void {
+    if (this.failure) throw new ExecutorError(`worker threads failed: ${this.failure.message}`);
   }
 
   private takeLane(bytes: number): Lane {

@@ -292,10 +292,9 @@ describe('a worker file that cannot load', () => {
 });
 
 describe('worker threads that cannot be replaced', () => {
-  // BUG (src/pool.ts, PiscinaExecutor.execute): when the threads die and their
-  // replacements cannot load, piscina emits 'error' (so `failure` is set) but the
-  // tasks already submitted never settle, and runSweep waits for them forever.
-  it.fails('after both threads die and no replacement can start, the sweep ends with ExecutorError, not a hang', async () => {
+  // Piscina emits 'error' when a replacement thread cannot load, but the tasks
+  // already submitted would wait for a thread forever: the executor must end them.
+  it('after both threads die and no replacement can start, the sweep ends with ExecutorError, not a hang', async () => {
     const marker = join(tmp, 'refuse-start');
     process.env.SWEEP_TEST_REFUSE_START = marker;
     const executor = new PiscinaExecutor({ workers: WORKERS, workerFile: FLAKY_WORKER });
