@@ -250,16 +250,19 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Messages are one line, whatever text (a key, a path) they quote. */
+const oneLine = (message: string): string => message.replace(/\s*[\r\n]+\s*/g, ' ');
+
 main(hideBin(process.argv)).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
     if (error instanceof UsageError) {
-      process.stderr.write(`sweep: ${error.message}\n`);
+      process.stderr.write(`sweep: ${oneLine(error.message)}\n`);
       process.exitCode = EXIT.USAGE;
     } else if (error instanceof ExecutorError) {
-      process.stderr.write(`sweep: ${error.message}\n`);
+      process.stderr.write(`sweep: ${oneLine(error.message)}\n`);
       process.exitCode = EXIT.INTERNAL;
     } else {
       process.stderr.write(`sweep: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -18,15 +18,29 @@ export class ConfigError extends UsageError {
   }
 }
 
-/** The value as it appears in JSON, shortened for a one-line message. */
+/** Longest rendering of a value or key in a message. */
+const SHOW_CHARS = 60;
+
+/** The value as it appears in JSON (non-finite numbers by name: 1e999 reads as
+ * Infinity), escaped onto one line and shortened for a message. */
 export function show(value: unknown): string {
+  const mark = '\u0000num:';
   let text: string;
   try {
-    text = JSON.stringify(value) ?? String(value);
+    text =
+      JSON.stringify(value, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `${mark}${v}` : v))?.replace(
+        /"\\u0000num:([^"]*)"/g,
+        '$1',
+      ) ?? String(value);
   } catch {
     text = String(value);
   }
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  return text.length > SHOW_CHARS ? `${text.slice(0, SHOW_CHARS - 3)}...` : text;
+}
+
+/** A key as a field name: as it is when it is a plain identifier, else quoted. */
+export function showKey(key: string): string {
+  return /^[\w$-]{1,60}$/.test(key) ? key : show(key);
 }
 
 /** The closest candidate by edit distance, if it is close enough to be a typo. */

@@ -8,7 +8,7 @@ import AjvModule, { type ErrorObject } from 'ajv';
 import { parse as parseTolerant, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { MAX_ARENA_BYTES } from '../arena.js';
 import { runBytes } from '../batch.js';
-import { ConfigError, closest, show } from '../errors.js';
+import { ConfigError, closest, show, showKey } from '../errors.js';
 import type { Axis, AxisName, Plan, PlanOptimizer } from '../grid.js';
 import { gridSize } from '../grid.js';
 import { OPTIMIZERS, type OptimizerName } from '../optimizers/index.js';
@@ -105,7 +105,12 @@ function schemaError(file: string, errors: ErrorObject[], raw: unknown): ConfigE
   const concrete = errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'if');
   const depth = (e: ErrorObject) => e.instancePath.split('/').length;
   const deepest = Math.max(...concrete.map(depth));
-  const candidates = concrete.filter((e) => depth(e) === deepest);
+  // An object never matches a bare enum: when the value is an object, the object
+  // branch's complaint (an unknown or missing key) is the telling one.
+  const isObject = (e: ErrorObject) => { const v = valueAt(raw, e.instancePath); return typeof v === 'object' && v !== null && !Array.isArray(v); };
+  const candidates = concrete.filter(
+    (e) => depth(e) === deepest && !(isObject(e) && (e.keyword === 'enum' || e.keyword === 'const') && concrete.some((o) => o !== e && depth(o) === deepest && o.keyword !== 'type')),
+  );
   const err = candidates.find((e) => e.keyword !== 'type') ?? candidates[0] ?? errors[0];
   const field = fieldName(err.instancePath);
   const value = valueAt(raw, err.instancePath);
@@ -117,7 +122,7 @@ function schemaError(file: string, errors: ErrorObject[], raw: unknown): ConfigE
         (k) => k !== '$schema',
       );
       const hint = closest(key, allowed);
-      const where = field ? `${field}.${key}` : key;
+      const where = field ? `${field}.${showKey(key)}` : showKey(key);
       return new ConfigError(
         file,
         where,
@@ -139,7 +144,11 @@ function schemaError(file: string, errors: ErrorObject[], raw: unknown): ConfigE
       );
     }
     case 'minItems':
-      return new ConfigError(file, field, `must not be empty, got ${show(value)}`);
+      return new ConfigError(
+        file,
+        field,
+        err.schema === 1 ? `must not be empty, got ${show(value)}` : `must have ${err.schema} items, got ${show(value)}`,
+      );
     case 'maxItems':
       return new ConfigError(file, field, `must have at most ${err.schema} items, got ${show(value)}`);
     case 'minimum':
@@ -233,7 +242,7 @@ function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
         throw new ConfigError(
           file,
           `optimizers[${i}].${key}`,
-          `does not apply: ${entry.name} takes ${[...opt.hyper, WEIGHT_DECAY].join(', ')}`,
+          `does not apply: ${entry.name} takes ${[...opt.hyper, WEIGHT_DECAY].join(', ')}, got ${show((entry as Record<string, unknown>)[key])}`,
         );
     }
   });
@@ -273,8 +282,10 @@ function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
     return { name: entry.name, axes, trials: sampled ? trials : 1, count, first };
   });
 
-  if (random && raw.trials === undefined)
-    throw new ConfigError(file, 'trials', 'is required when an axis is a distribution (random search)');
+  if (random && raw.trials === undefined) {
+    const sampled = optimizers.flatMap((o) => o.axes).find((a) => a.kind === 'random')!;
+    throw new ConfigError(file, 'trials', `is required when an axis is a distribution (random search): ${sampled.name} is one`);
+  }
   if (!random && raw.trials !== undefined)
     throw new ConfigError(file, 'trials', `needs an axis that is a distribution, got ${raw.trials} with none`);
   if (!random && raw.search_seed !== undefined)

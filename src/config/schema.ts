@@ -70,7 +70,8 @@ const problem = {
   properties: { name: { enum: PROBLEM_NAMES } },
   required: ['name'],
   allOf: PROBLEM_NAMES.map((name) => ({
-    if: { properties: { name: { const: name } } },
+    // `required`: without it the `if` holds for a problem with no name at all.
+    if: { properties: { name: { const: name } }, required: ['name'] },
     then: {
       description: PROBLEMS[name].doc,
       properties: { name: { const: name }, ...PROBLEMS[name].optionsSchema },
