@@ -13,7 +13,7 @@ import { DEFAULT_MAX_RUNS, loadConfig } from './config/load.js';
 import { UsageError } from './errors.js';
 import { ExecutorError } from './executor.js';
 import type { Plan } from './grid.js';
-import { CsvFile, createCurves, resumeCurves } from './output.js';
+import { CsvFile, createCurves, resumeCurves, type SyncedFile } from './output.js';
 import { PROBLEMS } from './problems/index.js';
 import { DEFAULT_WORKER_MEMORY_MB, PiscinaExecutor, WORKER_FILE } from './pool.js';
 import { bestRuns, dryRun, progressLine } from './report.js';
@@ -135,6 +135,38 @@ function timestamp(d = new Date()): string {
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
+interface Outputs {
+  file?: CsvFile;
+  curves?: SyncedFile;
+  /** Runs already written (resume). */
+  from: number;
+}
+
+/** Opens the results CSV and the curves CSV, or neither: a file this call created is
+ * removed again if the other cannot be opened. */
+async function openOutputs(args: Args, plan: Plan, outPath: string): Promise<Outputs> {
+  const header = formatHeader(planLayout(plan));
+  const file =
+    outPath === '-'
+      ? undefined
+      : args.resume
+        ? await CsvFile.resume(outPath, plan, header)
+        : await CsvFile.create(outPath, plan, header, args.force);
+  const from = file?.done ?? 0;
+  if (!args.curves) return { file, from };
+  const trajectory = PROBLEMS[plan.problem.name].trajectory?.(plan.problem.options) ?? [];
+  try {
+    const curves = args.resume
+      ? await resumeCurves(args.curves, curveHeader(trajectory), from)
+      : await createCurves(args.curves, curveHeader(trajectory), args.force);
+    return { file, curves, from };
+  } catch (e) {
+    await file?.close(false);
+    if (file && !args.resume) await file.remove();
+    throw e;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   checkArgs(args);
@@ -151,37 +183,36 @@ async function main(argv: string[]): Promise<number> {
   if (args.resume && toStdout) throw new UsageError('--resume cannot continue standard output (--out -)');
   if (args.resume && args.force) throw new UsageError('--resume and --force contradict each other: choose one');
 
-  const header = formatHeader(planLayout(plan));
+  // The pool first: if its threads cannot start, no file has been touched.
+  const executor = new PiscinaExecutor({ workers: args.workers, workerMemoryMb: args.workerMemory });
+  try {
+    await executor.ready();
+    return await sweep(args, plan, executor, say);
+  } finally {
+    await executor.close();
+  }
+}
+
+async function sweep(args: Args, plan: Plan, executor: PiscinaExecutor, say: (text: string) => void): Promise<number> {
+  const toStdout = args.out === '-';
   const outPath = toStdout ? '-' : (args.out ?? join('results', `${plan.name}-${timestamp()}.csv`));
-  const file = toStdout
-    ? undefined
-    : args.resume
-      ? await CsvFile.resume(outPath, plan, header)
-      : await CsvFile.create(outPath, plan, header, args.force);
+  const { file, curves, from } = await openOutputs(args, plan, outPath);
+  const curveEvery = args.curveEvery ?? Math.max(1, Math.round(plan.steps / CURVE_POINTS));
+  if (file && from > 0) say(`resuming ${outPath}: ${from} of ${plan.total} runs already done\n`);
+
   const controller = new AbortController();
   // A reader that stops early (`| head`) closes the pipe: stop the sweep quietly.
   let pipeClosed = false;
-  if (toStdout)
+  if (toStdout) {
     process.stdout.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code !== 'EPIPE') throw e;
       pipeClosed = true;
       controller.abort();
       process.stdout.emit('drain');
     });
-  if (toStdout) process.stdout.write(header);
-  const from = file?.done ?? 0;
-  const def = PROBLEMS[plan.problem.name];
-  const curveHead = curveHeader(def.trajectory?.(plan.problem.options) ?? []);
-  const curves = args.curves
-    ? args.resume
-      ? await resumeCurves(args.curves, curveHead, from)
-      : await createCurves(args.curves, curveHead, args.force)
-    : undefined;
-  const curveEvery = args.curveEvery ?? Math.max(1, Math.round(plan.steps / CURVE_POINTS));
-  if (file && from > 0) say(`resuming ${outPath}: ${from} of ${plan.total} runs already done\n`);
-
-  const executor = new PiscinaExecutor({ workers: args.workers, workerMemoryMb: args.workerMemory });
-  let stoppedBy: string | undefined;
+    process.stdout.write(formatHeader(planLayout(plan)));
+  }
+  let stoppedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stoppedBy) {
       // Second signal: stop now. The file stays resumable (a torn line is cut on resume).
@@ -195,18 +226,17 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const showProgress = args.progress && process.stderr.isTTY;
   let written = from;
   const started = performance.now();
-  const ticker = showProgress
-    ? setInterval(() => {
-        const line = progressLine(written - from, plan.total - from, (performance.now() - started) / 1000, executor.live());
-        process.stderr.write(`\r\x1b[K${line}`);
-      }, PROGRESS_MS)
-    : undefined;
+  const ticker =
+    args.progress && process.stderr.isTTY
+      ? setInterval(() => {
+          const line = progressLine(written - from, plan.total - from, (performance.now() - started) / 1000, executor.live());
+          process.stderr.write(`\r\x1b[K${line}`);
+        }, PROGRESS_MS)
+      : undefined;
   let complete = false;
   try {
-    await executor.ready();
     const summary = await runSweep(plan, {
       executor,
       from,
@@ -230,23 +260,20 @@ async function main(argv: string[]): Promise<number> {
     const rate = summary.runs / summary.seconds;
     const shown = rate >= 100 ? Math.round(rate).toLocaleString('en') : rate.toPrecision(2);
     say(`${summary.runs} runs in ${summary.seconds.toFixed(2)} s (${shown} runs/s) → ${where}\n`);
-    if (stoppedBy) {
-      const rest = plan.total - summary.written;
-      process.stderr.write(
-        toStdout
-          ? `sweep: interrupted with ${rest} runs not done\n`
-          : `sweep: interrupted with ${rest} of ${plan.total} runs not done; to finish:\n  npm run sweep -- ${args.config} --out ${outPath} --resume\n`,
-      );
-      return SIGNAL_EXIT[stoppedBy];
-    }
-    return EXIT.OK;
+    if (!stoppedBy) return EXIT.OK;
+    const rest = plan.total - summary.written;
+    process.stderr.write(
+      toStdout
+        ? `sweep: interrupted with ${rest} runs not done\n`
+        : `sweep: interrupted with ${rest} of ${plan.total} runs not done; to finish:\n  npm run sweep -- ${args.config} --out ${outPath} --resume\n`,
+    );
+    return SIGNAL_EXIT[stoppedBy];
   } finally {
     if (ticker) clearInterval(ticker);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await curves?.close();
     await file?.close(complete);
-    await executor.close();
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants, existsSync, statSync } from 'node:fs';
-import { access, mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { UsageError } from './errors.js';
@@ -174,6 +174,12 @@ export class CsvFile {
 
   write(text: string): Promise<void> {
     return this.file.write(text);
+  }
+
+  /** Deletes the CSV and its record (after `close`): for a sweep that never began. */
+  async remove(): Promise<void> {
+    await rm(this.path, { force: true });
+    await rm(recordPath(this.path), { force: true });
   }
 
   /** Syncs and closes; marks the record complete when every run is in. */
