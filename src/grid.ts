@@ -35,8 +35,10 @@ export interface PlanOptimizer {
   readonly name: OptimizerName;
   /** Only the axes this optimizer uses, in AXIS_NAMES order. */
   readonly axes: readonly Axis[];
-  /** The plan's trials if one of its axes is a distribution, else 1: trials do not
-   * repeat an optimizer that samples nothing. */
+  /** Whether one of its axes is a distribution (random search). */
+  readonly sampled: boolean;
+  /** The plan's trials if `sampled`, else 1: trials do not repeat an optimizer that
+   * samples nothing. */
   readonly trials: number;
   /** Runs of this optimizer. */
   readonly count: number;
@@ -71,7 +73,7 @@ export interface RunSpec {
   readonly axes: Partial<Record<AxisName, number>>;
   readonly seed: number;
   /** The random-search trial; absent for an optimizer that samples nothing. */
-  readonly trial?: number;
+  readonly trial: number | undefined;
   readonly steps: number;
 }
 
@@ -137,8 +139,7 @@ export function specAt(plan: Plan, id: number): RunSpec {
     } else hyper[axis.name] = value;
   }
   for (const name of OPTIMIZERS[opt.name].hyper) axes[name] = hyper[name];
-  const spec = { id, optimizer: opt.name, hyper, weightDecay, axes, seed, steps: plan.steps };
-  return opt.trials > 1 || opt.axes.some((a) => a.kind === 'random') ? { ...spec, trial } : spec;
+  return { id, optimizer: opt.name, hyper, weightDecay, axes, seed, trial: opt.sampled ? trial : undefined, steps: plan.steps };
 }
 
 /** Runs per optimizer, in config order. */

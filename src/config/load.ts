@@ -279,7 +279,7 @@ function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
     const count = gridSize(axes) * (sampled ? trials : 1) * seeds.length;
     const first = total;
     total += count;
-    return { name: entry.name, axes, trials: sampled ? trials : 1, count, first };
+    return { name: entry.name, axes, sampled, trials: sampled ? trials : 1, count, first };
   });
 
   if (random && raw.trials === undefined) {

@@ -84,9 +84,11 @@ const DEFAULTS = Object.fromEntries(
   }),
 ) as Record<OptimizerName, Readonly<Hyper>>;
 
-/** The book's hyperparameters for `optimizer` (a fresh copy). */
+/** The book's hyperparameters for `optimizer` (a fresh copy, built field by field:
+ * one object shape for every run). */
 export function defaultHyper(optimizer: OptimizerName): Hyper {
-  return { ...DEFAULTS[optimizer] };
+  const d = DEFAULTS[optimizer];
+  return { lr: d.lr, momentum: d.momentum, rho: d.rho, beta1: d.beta1, beta2: d.beta2, eps: d.eps };
 }
 
 /** Whether `value` satisfies `range`; the message fragment says what it must be. */
