@@ -1,8 +1,26 @@
-/** The dense kernels of the MNIST net against a naive triple loop. Another kernel
- * set (WebAssembly) joins the table to be held to the same results. */
+/**
+ * The MNIST net's two implementations: the plain-JS products of the reference
+ * network against a naive triple loop, and the network the problem runs (on the
+ * WebAssembly kernels, whose own products test/kernels.test.ts checks) against that
+ * reference network: the same loss and gradient to 1e-12 relative, on random
+ * shapes with odd sizes, for every choice of sparse and dense products.
+ */
 import { describe, expect, it } from 'vitest';
+import { Arena, arenaBytes } from '../src/arena.js';
 import { jsGemm, type GemmKernels } from '../src/problems/mnist/gemm.js';
-import { rng } from '../src/rng.js';
+import {
+  Mlp,
+  defaultProducts,
+  denseProducts,
+  layout,
+  scratchLengths,
+  sparseWorkBytes,
+  type Activation,
+  type Products,
+  type Shape,
+} from '../src/problems/mnist/network.js';
+import { ReferenceMlp } from '../src/problems/mnist/reference.js';
+import { rng, type Rng } from '../src/rng.js';
 
 const KERNELS: [string, GemmKernels][] = [['js', jsGemm]];
 
@@ -56,4 +74,105 @@ describe.each(KERNELS)('%s kernels', (_name, kernels) => {
       }
     });
   }
+});
+
+describe('the kernel network equals the plain-JS reference network', () => {
+  /** Every product that can skip zeros does (the output layer's too). */
+  const allSparse = (layers: number): Products => {
+    const all = new Array<boolean>(layers).fill(true);
+    return { forward: all, weightGrad: all, inputGrad: all.map((_, l) => l > 0) };
+  };
+  const PRODUCTS: [string, (layers: number, activation: Activation) => Products][] = [
+    ['default', defaultProducts],
+    ['dense', (layers) => denseProducts(layers)],
+    ['all sparse', (layers) => allSparse(layers)],
+  ];
+
+  /** Layer widths, input first, with odd sizes (against the kernels' SIMD widths and
+   * unrolling), from 0 to 3 hidden layers, and how many rows. */
+  function randomShape(r: Rng): { sizes: number[]; rows: number } {
+    const width = () => 1 + r.int(r.next() < 0.3 ? 9 : 70);
+    const sizes = [width() + 20, ...Array.from({ length: r.int(4) }, width), 2 + r.int(11)];
+    return { sizes, rows: 1 + r.int(40) };
+  }
+
+  /** ‖a − b‖∞ / ‖b‖∞ over a span (0 when both are 0). */
+  function relativeError(a: ArrayLike<number>, b: ArrayLike<number>, start: number, end: number): number {
+    let diff = 0;
+    let scale = 0;
+    for (let i = start; i < end; i++) {
+      diff = Math.max(diff, Math.abs(a[i] - b[i]));
+      scale = Math.max(scale, Math.abs(b[i]));
+    }
+    return scale === 0 ? diff : diff / scale;
+  }
+
+  const cases = Array.from({ length: 24 }, (_, i) => i);
+  it.each(cases)('random shape %i: loss, gradient and forward pass, every product choice, relu and sigmoid', (i) => {
+    const r = rng(i, 'network-vs-reference');
+    const { sizes, rows } = randomShape(r);
+    const { dim, layers } = layout(sizes);
+    const classes = sizes[sizes.length - 1];
+    const capacity = rows + r.int(5);
+    // Inputs with about 80% exact zeros, like MNIST pixels; labels in range.
+    const X = Float64Array.from({ length: capacity * sizes[0] }, () => (r.next() < 0.8 ? 0 : r.next()));
+    const labels = Uint8Array.from({ length: capacity }, () => r.int(classes));
+    for (const activation of ['relu', 'sigmoid'] as const) {
+      const reference = new ReferenceMlp(sizes, activation, capacity, rows);
+      for (const [name, products] of PRODUCTS) {
+        const shape: Shape = { sizes, capacity, backwardRows: rows, products: products(layers.length, activation) };
+        const arena = Arena.create(arenaBytes(dim, dim, ...scratchLengths(shape, sparseWorkBytes)));
+        const W = arena.f64(dim);
+        const g = arena.f64(dim);
+        const net = new Mlp(shape, activation, arena);
+        // Biases nonzero too; a sizeable std so that ReLUs cut and softmax is not flat.
+        for (let j = 0; j < dim; j++) W[j] = 0.5 * r.normal();
+        g.fill(NaN); // every element must be written
+        net.input.set(X);
+        net.targets.set(labels);
+        reference.input.set(X);
+        reference.targets.set(labels);
+        const gRef = new Float64Array(dim);
+        const lossRef = reference.lossAndGrad(W, gRef, rows);
+        const loss = net.lossAndGrad(W, g, rows);
+        const where = `sizes ${sizes.join('-')}, ${rows} rows, ${activation}, ${name}`;
+        expect(Math.abs(loss - lossRef) / lossRef, where).toBeLessThan(1e-12);
+        for (const [l, { weights, bias, outputs }] of layers.entries()) {
+          expect(relativeError(g, gRef, weights, bias), `${where}: dW${l + 1}`).toBeLessThan(1e-12);
+          expect(relativeError(g, gRef, bias, bias + outputs), `${where}: db${l + 1}`).toBeLessThan(1e-12);
+        }
+        // The forward pass alone, over the whole capacity (as evaluation runs it).
+        net.forward(W, capacity);
+        reference.forward(W, capacity);
+        expect(Math.abs(net.lossSum(capacity) - reference.lossSum(capacity)) / reference.lossSum(capacity)).toBeLessThan(1e-12);
+        expect(net.correct(capacity)).toBe(reference.correct(capacity));
+      }
+    }
+  });
+
+  it('sees the default net at batch 128 on real-looking data the same way', () => {
+    const r = rng(1, 'book-net');
+    const sizes = [784, 100, 100, 100, 100, 10];
+    const rows = 128;
+    const { dim, layers } = layout(sizes);
+    const shape: Shape = { sizes, capacity: rows, backwardRows: rows, products: defaultProducts(layers.length, 'relu') };
+    const arena = Arena.create(arenaBytes(dim, dim, ...scratchLengths(shape, sparseWorkBytes)));
+    const W = arena.f64(dim);
+    const g = arena.f64(dim);
+    const net = new Mlp(shape, 'relu', arena);
+    const reference = new ReferenceMlp(sizes, 'relu', rows, rows);
+    for (const { inputs, weights, bias, outputs } of layers) {
+      for (let j = weights; j < bias; j++) W[j] = Math.sqrt(2 / inputs) * r.normal();
+      for (let j = bias; j < bias + outputs; j++) W[j] = 0.01 * r.normal();
+    }
+    for (let j = 0; j < rows * 784; j++) net.input[j] = reference.input[j] = r.next() < 0.8 ? 0 : r.next();
+    for (let j = 0; j < rows; j++) net.targets[j] = reference.targets[j] = r.int(10);
+    const gRef = new Float64Array(dim);
+    const lossRef = reference.lossAndGrad(W, gRef, rows);
+    expect(Math.abs(net.lossAndGrad(W, g, rows) - lossRef) / lossRef).toBeLessThan(1e-12);
+    for (const { weights, bias, outputs } of layers) {
+      expect(relativeError(g, gRef, weights, bias)).toBeLessThan(1e-12);
+      expect(relativeError(g, gRef, bias, bias + outputs)).toBeLessThan(1e-12);
+    }
+  });
 });

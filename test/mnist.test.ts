@@ -1,12 +1,16 @@
-/** The mnist-mlp problem: backprop, the batch stream, the shared data, the split, and
- * a short real training that reproduces the shape of the book's figure. */
+/** The mnist-mlp problem: backprop (on the kernels), the batch stream, the shared
+ * data, the split, the arena it runs in, and a short real training that reproduces
+ * the shape of the book's figure. */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { Arena } from '../src/arena.js';
+import { runBytes } from '../src/batch.js';
 import { parseConfig } from '../src/config/load.js';
 import { ConfigError, UsageError } from '../src/errors.js';
 import type { OptimizerName } from '../src/optimizers/index.js';
 import { createMnistMlp, mnistMlp, type MnistMlp, type MnistMlpOptions } from '../src/problems/mnist-mlp.js';
 import { loadMnist, splitOrder, IMAGE_SIZE, TEST_SAMPLES, TRAIN_SAMPLES, type MnistData } from '../src/problems/mnist/data.js';
 import { OptionError, PROBLEMS, type Problem } from '../src/problems/index.js';
+import { KERNEL_HEAP_BASE } from '../src/kernels/index.js';
 import { rng } from '../src/rng.js';
 import { maxMemoryNeeded, runOne, workspace, type RunResult } from '../src/run.js';
 import { spec } from './helpers.js';
@@ -16,13 +20,38 @@ beforeAll(async () => {
   data = await mnistMlp.load!(mnistMlp.resolve({}));
 });
 
+/** Each instance's arena and the run workspace's block in it. */
+const arenas = new WeakMap<MnistMlp, { arena: Arena; block: Float64Array }>();
+
+/** An instance laid out as a worker's lane holds it: one arena of `runBytes`, the
+ * workspace block first, then the problem's scratch. */
 function create(options: Record<string, unknown> = {}, seed = 0, from: MnistData = data): MnistMlp {
-  return createMnistMlp(mnistMlp.resolve(options), { seed, rng: (label) => rng(seed, label), data: from });
+  const resolved = mnistMlp.resolve(options);
+  const arena = Arena.create(runBytes({ name: 'mnist-mlp', options: resolved }));
+  const block = arena.f64(maxMemoryNeeded(mnistMlp.dim(resolved)));
+  const p = createMnistMlp(resolved, { seed, rng: (label) => rng(seed, label), data: from, arena });
+  arenas.set(p, { arena, block });
+  return p;
 }
 
-/** runOne in this thread, with the workspace kept for inspection. */
-function run(optimizer: OptimizerName, steps: number, problem: Problem, weightDecay = 0, live?: (step: number, loss: number) => void) {
-  const ws = workspace(new Float64Array(maxMemoryNeeded(problem.dim)), problem.dim, optimizer);
+/** Parameter and gradient vectors in p's arena (where the kernels can see them). */
+function vectors(p: MnistMlp): { W: Float64Array; g: Float64Array } {
+  const { block } = arenas.get(p)!;
+  return { W: block.subarray(0, p.dim), g: block.subarray(p.dim, 2 * p.dim) };
+}
+
+/** runOne in this thread on p's arena (`problem` may wrap p), with the workspace kept
+ * for inspection. */
+function run(
+  optimizer: OptimizerName,
+  steps: number,
+  p: MnistMlp,
+  problem: Problem = p,
+  weightDecay = 0,
+  live?: (step: number, loss: number) => void,
+) {
+  const { arena, block } = arenas.get(p)!;
+  const ws = workspace(block, problem.dim, optimizer, arena.memory);
   const result: RunResult = runOne(spec(optimizer, steps, {}, weightDecay), problem, ws, live && { step: live });
   return { result, ws };
 }
@@ -151,9 +180,9 @@ describe('gradient', () => {
     const W0 = new Float64Array(p.dim);
     for (let i = 0; i < p.dim; i++) W0[i] = 0.05 * r.normal();
     const samples = [17, 4242, 7999];
-    const { result, ws } = run('sgd', 0, onFixedBatch(p, W0, samples), LAMBDA);
+    const { result, ws } = run('sgd', 0, p, onFixedBatch(p, W0, samples), LAMBDA);
     const g = ws.g.slice();
-    const lossAt = (W: Float64Array) => run('sgd', 0, onFixedBatch(p, W, samples), LAMBDA).result.finalLoss;
+    const lossAt = (W: Float64Array) => run('sgd', 0, p, onFixedBatch(p, W, samples), LAMBDA).result.finalLoss;
     expect(result.finalLoss).toBeCloseTo(lossAt(W0), 14);
 
     const W = W0.slice();
@@ -177,14 +206,67 @@ describe('gradient', () => {
     expect(g.filter((v) => Math.abs(v) > 1e-4).length).toBeGreaterThan(p.dim / 4);
   });
 
-  it('is NaN at a non-finite parameter, even one only zero pixels reach', () => {
-    const p = create({ hidden: [5] });
-    const W = new Float64Array(p.dim);
+  it.each([NaN, Infinity, -Infinity])('is NaN at a %s parameter anywhere, even one only zero pixels reach', (bad) => {
+    const p = create({ hidden: [5, 4] });
+    const { W, g } = vectors(p);
     p.init(W);
-    const g = new Float64Array(p.dim);
     expect(Number.isFinite(p.lossAndGrad(W, g, 0))).toBe(true);
-    W[0] = NaN; // the top-left pixel is 0 in every sample
-    expect(p.lossAndGrad(W, g, 1)).toBeNaN();
+    // W₁[0, 0] (the top-left pixel is 0 in every sample), the last weight of W₁, a
+    // bias of each layer, the last parameter.
+    for (const i of [0, 784 * 5 - 1, 784 * 5, 3925 + 3, 3945 + 3, 3989, p.dim - 1]) {
+      const saved = W[i];
+      W[i] = bad;
+      expect(p.lossAndGrad(W, g, 1), `parameter ${i}`).toBeNaN();
+      W[i] = saved;
+    }
+    expect(Number.isFinite(p.lossAndGrad(W, g, 2))).toBe(true);
+  });
+
+  it('ends a run as diverged at a NaN that only zero pixels reach', () => {
+    const p = create({ hidden: [5] });
+    const poisoned: Problem = {
+      dim: p.dim,
+      decayed: p.decayed,
+      init(W) {
+        p.init(W);
+        W[0] = NaN;
+      },
+      lossAndGrad: (W, g, step) => p.lossAndGrad(W, g, step),
+      finish: (W) => p.finish(W),
+    };
+    const { result } = run('adam', 5, p, poisoned);
+    expect(result).toMatchObject({ status: 'diverged', divergedAt: 0 });
+  });
+});
+
+describe('memory', () => {
+  it.each([
+    {},
+    { hidden: [] },
+    { hidden: [7, 3], activation: 'sigmoid' },
+    { hidden: [100, 100, 100, 100, 100, 100], batch_size: 100, train_samples: 500, validation: 0.2 },
+    { hidden: [9], batch_size: 300 }, // a minibatch larger than the evaluation chunk
+  ])('takes exactly runBytes of the run\'s arena, workspace and scratch: %j', (options) => {
+    const p = create(options);
+    const { arena } = arenas.get(p)!;
+    expect(arena.mark() - KERNEL_HEAP_BASE).toBe(runBytes({ name: 'mnist-mlp', options: mnistMlp.resolve(options) }));
+    // And runs there.
+    const { W, g } = vectors(p);
+    p.init(W);
+    expect(Number.isFinite(p.lossAndGrad(W, g, 0))).toBe(true);
+    expect(p.finish(W).every(Number.isFinite)).toBe(true);
+  });
+
+  it('refuses parameters that are not in its arena, naming it', () => {
+    const p = create({ hidden: [5] });
+    const { W, g } = vectors(p);
+    p.init(W);
+    const elsewhere = vectors(create({ hidden: [5] })).W;
+    elsewhere.set(W);
+    expect(() => p.lossAndGrad(W.slice(), g, 0)).toThrow(/W must be a view over the run's arena/);
+    expect(() => p.lossAndGrad(elsewhere, g, 0)).toThrow(/arena/);
+    expect(() => p.lossAndGrad(W, new Float64Array(p.dim), 0)).toThrow(/g must be a view/);
+    expect(() => p.finish(W.slice())).toThrow(/arena/);
   });
 });
 
@@ -209,7 +291,8 @@ describe('minibatches', () => {
     const runs = optimizers.map((optimizer) => {
       const batches: number[][] = [];
       const losses: number[] = [];
-      run(optimizer, 4, recordBatches(create({ hidden: [8], batch_size: 16 }, 5), batches), 0, (_, loss) => losses.push(loss));
+      const p = create({ hidden: [8], batch_size: 16 }, 5);
+      run(optimizer, 4, p, recordBatches(p, batches), 0, (_, loss) => losses.push(loss));
       return { batches, losses };
     });
     expect(runs[0].batches).toHaveLength(5);
@@ -222,15 +305,15 @@ describe('minibatches', () => {
     expect(new Set(runs.map((r) => r.losses[4])).size).toBe(optimizers.length);
 
     const other: number[][] = [];
-    run('sgd', 4, recordBatches(create({ hidden: [8], batch_size: 16 }, 6), other));
+    const p6 = create({ hidden: [8], batch_size: 16 }, 6);
+    run('sgd', 4, p6, recordBatches(p6, other));
     expect(other).not.toEqual(runs[0].batches);
   });
 
   it('are drawn with replacement from the fitting part only, and rewound by init', () => {
     const p = create({ hidden: [4], batch_size: 64, train_samples: 500, validation: 0.2 }, 2);
     expect(p.parts).toEqual({ fit: 400, heldOut: [400, 500], validating: true });
-    const W = new Float64Array(p.dim);
-    const g = new Float64Array(p.dim);
+    const { W, g } = vectors(p);
     p.init(W);
     const first: number[] = [];
     for (let s = 0; s < 50; s++) {
@@ -314,10 +397,12 @@ describe('data', () => {
   it('holds out the last fraction of the used samples for validation', () => {
     const withValidation = create({ hidden: [6], train_samples: 500, validation: 0.2 }, 4);
     const plain = create({ hidden: [6], train_samples: 400 }, 4);
-    const W = new Float64Array(withValidation.dim);
+    const { W } = vectors(withValidation);
     withValidation.init(W);
     const [loss, acc, val] = withValidation.finish(W);
-    const [loss400, acc400, test] = plain.finish(W);
+    const W400 = vectors(plain).W;
+    W400.set(W);
+    const [loss400, acc400, test] = plain.finish(W400);
     // Both fit on positions 0–399.
     expect(loss).toBe(loss400);
     expect(acc).toBe(acc400);

@@ -12,9 +12,17 @@
  * L2 weight decay is the run loop's: `decayed` lists the weight matrices only.
  * The data and its split are in ./mnist/data.ts: one SharedArrayBuffer shared by
  * every worker, viewed here, never copied.
+ *
+ * The network runs in float64 on the WebAssembly SIMD kernels (./mnist/network.ts):
+ * an instance takes all its float64 scratch (each minibatch gathered from the
+ * Float32 images, activations, deltas, kernel work space) from `context.arena`,
+ * `scratchBytes` of it, and W and g must be views over that arena's memory (the run
+ * loop's workspace is). ./mnist/reference.ts is the same net in plain JavaScript,
+ * for the tests and the bench only.
  */
 import { loadMnist, IMAGE_SIZE, CLASSES, TRAIN_SAMPLES, type MnistData } from './mnist/data.js';
-import { Mlp, layout, type Activation } from './mnist/network.js';
+import { arenaBytes } from '../arena.js';
+import { Mlp, defaultProducts, layout, scratchLengths, sparseWorkBytes, type Activation, type Shape } from './mnist/network.js';
 import { OptionError, type Problem, type ProblemContext, type ProblemDef, type Span } from './types.js';
 
 export type Init = 'he' | 'xavier' | number;
@@ -44,6 +52,17 @@ export const MNIST_MLP_DEFAULTS: Readonly<MnistMlpOptions> = {
 
 /** Rows per forward pass when `finish` evaluates a whole split. */
 const EVAL_ROWS = 256;
+
+/** The network's shape for these options: what its scratch is sized by. */
+export function networkShape(options: Pick<MnistMlpOptions, 'hidden' | 'batch_size' | 'activation'>): Shape {
+  const sizes = layerSizes(options);
+  return {
+    sizes,
+    capacity: Math.max(options.batch_size, EVAL_ROWS),
+    backwardRows: options.batch_size,
+    products: defaultProducts(sizes.length - 1, options.activation),
+  };
+}
 
 /** The sample ranges (positions in the shared data) that the options select. */
 export interface Parts {
@@ -95,7 +114,7 @@ export function createMnistMlp(options: MnistMlpOptions, context: ProblemContext
   const labels = new Uint8Array(data.labels);
   const sizes = layerSizes(options);
   const { layers, dim, weightSpans } = layout(sizes);
-  const net = new Mlp(sizes, options.activation, Math.max(options.batch_size, EVAL_ROWS), options.batch_size);
+  const net = new Mlp(networkShape(options), options.activation, context.arena);
   const split = parts(options, data);
   const batch = new Int32Array(options.batch_size);
   let batches = context.rng('batches');
@@ -229,6 +248,7 @@ export const mnistMlp: ProblemDef<MnistMlpOptions, MnistData> = {
     };
   },
   dim: (options) => layout(layerSizes(options)).dim,
+  scratchBytes: (options) => arenaBytes(...scratchLengths(networkShape(options), sparseWorkBytes)),
   metrics: (options) => ['train_loss', 'train_acc', options.validation > 0 ? 'val_acc' : 'test_acc'],
   load: () => loadMnist(),
   create: createMnistMlp,

@@ -1,9 +1,8 @@
 /**
- * THE DENSE-KERNEL SEAM. The network (./network.ts) does every matrix product
- * through a `GemmKernels` object and nothing else; `Mlp` takes one (default
- * `jsGemm`, these plain-JS loops). Faster kernels (WebAssembly SIMD) implement the
- * same three signatures and are passed where ../mnist-mlp.ts builds its `Mlp`;
- * test/mnist-gemm.test.ts holds any kernel set to the naive product.
+ * THE PLAIN-JS PRODUCTS of the reference network (./reference.ts), which the tests
+ * hold the kernel network (./network.ts, on the WebAssembly kernels) to and the
+ * bench times. Not used by the problem at run time. test/mnist-gemm.test.ts holds
+ * these to the naive product.
  *
  * Conventions (BLAS-like): every matrix is row-major inside a Float64Array, starting
  * at an offset (the network's weights live inside one flat parameter vector). Each
