@@ -1,0 +1,72 @@
+/**
+ * A short real MNIST sweep through the thread pool (the kernels run in the workers,
+ * on each lane's memory, over the coordinator's shared data): the same CSV with 1
+ * and 2 workers, test accuracy clearly above chance, and sgd worst on every seed.
+ */
+import { parse } from 'csv-parse/sync';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.js';
+import { PiscinaExecutor } from '../src/pool.js';
+import { PROBLEMS } from '../src/problems/index.js';
+import { formatHeader, layout } from '../src/sink.js';
+import { runSweep } from '../src/sweep.js';
+
+type Row = Record<string, string>;
+
+const OPTIMIZERS = ['sgd', 'momentum', 'adagrad', 'adam'] as const;
+const SEEDS = [0, 1];
+
+const plan = parseConfig(
+  JSON.stringify({
+    name: 'mnist-sweep-test',
+    problem: { name: 'mnist-mlp', hidden: [50, 30] },
+    optimizers: OPTIMIZERS,
+    steps: 300,
+    seeds: SEEDS,
+  }),
+  'mnist-sweep-test.json',
+);
+const header = formatHeader(layout(plan, PROBLEMS['mnist-mlp'].metrics(plan.problem.options)));
+
+/** The sweep's rows, parsed (the coordinator writes the rows; its caller the header). */
+async function sweep(workers: number): Promise<Row[]> {
+  const executor = new PiscinaExecutor({ workers });
+  try {
+    const chunks: string[] = [];
+    const summary = await runSweep(plan, { executor, write: (text) => void chunks.push(text) });
+    expect(summary.runs).toBe(plan.total);
+    const written = chunks.join('');
+    return parse(written.startsWith(header) ? written : header + written, { columns: true });
+  } finally {
+    await executor.close();
+  }
+}
+
+describe('a short MNIST sweep through the pool', () => {
+  let one: Row[];
+  let two: Row[];
+
+  beforeAll(async () => {
+    one = await sweep(1);
+    two = await sweep(2);
+  });
+
+  it('writes the same rows with 1 and 2 workers, duration_ms aside', () => {
+    expect(one).toHaveLength(plan.total);
+    const withoutDuration = (rows: Row[]) => rows.map(({ duration_ms: _, ...rest }) => rest);
+    expect(withoutDuration(two)).toEqual(withoutDuration(one));
+    expect(one.map((row) => Number(row.run_id))).toEqual(one.map((_, i) => i));
+  });
+
+  it('trains: every run ok, test accuracy clearly above chance, sgd worst on every seed', () => {
+    for (const row of one) {
+      expect(row.status).toBe('ok');
+      expect(Number(row.test_acc)).toBeGreaterThan(0.5);
+    }
+    for (const seed of SEEDS) {
+      const ofSeed = one.filter((row) => Number(row.seed) === seed);
+      const loss = (optimizer: string) => Number(ofSeed.find((row) => row.optimizer === optimizer)!.train_loss);
+      for (const optimizer of OPTIMIZERS.slice(1)) expect(loss(optimizer), `seed ${seed}: ${optimizer}`).toBeLessThan(loss('sgd'));
+    }
+  });
+});
