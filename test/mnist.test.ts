@@ -8,7 +8,20 @@ import { parseConfig } from '../src/config/load.js';
 import { ConfigError, UsageError } from '../src/errors.js';
 import type { OptimizerName } from '../src/optimizers/index.js';
 import { createMnistMlp, mnistMlp, type MnistMlp, type MnistMlpOptions } from '../src/problems/mnist-mlp.js';
-import { loadMnist, splitOrder, IMAGE_SIZE, TEST_SAMPLES, TRAIN_SAMPLES, type MnistData } from '../src/problems/mnist/data.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  loadMnist,
+  parsePixels,
+  splitOrder,
+  DIGITS_DIR,
+  IMAGE_SIZE,
+  TEST_SAMPLES,
+  TOTAL_SAMPLES,
+  TRAIN_SAMPLES,
+  type MnistData,
+} from '../src/problems/mnist/data.js';
 import { OptionError, PROBLEMS, type Problem } from '../src/problems/index.js';
 import { KERNEL_HEAP_BASE } from '../src/kernels/index.js';
 import { rng } from '../src/rng.js';
@@ -409,6 +422,79 @@ describe('data', () => {
     expect(val * 100).toBeCloseTo(Math.round(val * 100), 9); // 100 validation samples
     expect(test * 2000).toBeCloseTo(Math.round(test * 2000), 9); // the 2,000 test samples
     expect(loss).toBeGreaterThan(1); // an untrained net: about ln 10
+  });
+
+  it('holds exactly what JSON.parse reads from every file, as float32, at the split positions', () => {
+    const order = splitOrder(TOTAL_SAMPLES);
+    const images = new Float32Array(data.images);
+    const labels = new Uint8Array(data.labels);
+    let source = 0;
+    const positionOf = new Uint32Array(TOTAL_SAMPLES);
+    for (let p = 0; p < TOTAL_SAMPLES; p++) positionOf[order[p]] = p;
+    for (let digit = 0; digit < 10; digit++) {
+      const pixels = Float32Array.from(
+        (JSON.parse(readFileSync(join(DIGITS_DIR, `${digit}.json`), 'utf8')) as { data: number[] }).data,
+      );
+      for (let s = 0; s < pixels.length / IMAGE_SIZE; s++, source++) {
+        const p = positionOf[source];
+        expect(labels[p]).toBe(digit);
+        const stored = images.subarray(p * IMAGE_SIZE, (p + 1) * IMAGE_SIZE);
+        const expected = pixels.subarray(s * IMAGE_SIZE, (s + 1) * IMAGE_SIZE);
+        if (Buffer.compare(new Uint8Array(stored.slice().buffer), new Uint8Array(expected.slice().buffer)) !== 0)
+          expect.fail(`digit ${digit}, sample ${s} (position ${p}) differs from JSON.parse`);
+      }
+    }
+    expect(source).toBe(TOTAL_SAMPLES);
+  });
+
+  it('reads numbers by JSON\'s grammar, whitespace allowed, and refuses anything else', () => {
+    const read = (text: string) => {
+      const values: number[] = [];
+      parsePixels(Buffer.from(text, 'latin1'), 'x.json', (v) => values.push(v));
+      return values;
+    };
+    expect(read('{"data":[0,0.5,1,0.011764705882352941,0.5]}')).toEqual([0, 0.5, 1, 0.011764705882352941, 0.5]);
+    expect(read(' {\n "data" : [ 0 , 1e-3,\t-2.5E+2 ,0.5,0.5 ]\n}\n')).toEqual([0, 1e-3, -250, 0.5, 0.5]);
+    // Two tokens with the same hash (found by search) are told apart by their bytes.
+    expect(read('{"data":[0.644083035,0.819444232,0.644083035,0.819444232]}')).toEqual([
+      0.644083035, 0.819444232, 0.644083035, 0.819444232,
+    ]);
+    for (const bad of [
+      '{"data":[0,1,x]}',
+      '{"data":[0,,1]}',
+      '{"data":[01]}',
+      '{"data":[.5]}',
+      '{"data":[1.]}',
+      '{"data":[NaN]}',
+      '{"data":[Infinity]}',
+      '{"data":[0x10]}',
+      '{"data":[+1]}',
+      '{"data":[]}',
+      '{"data":[0,1]',
+      '{"pixels":[0,1]}',
+      '[0,1]',
+      '',
+    ])
+      expect(() => read(bad), bad).toThrow(UsageError);
+  });
+
+  it('is a usage error, with one line, when a file is malformed or the count is wrong', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mnist-bad-'));
+    try {
+      const sample = Array.from({ length: IMAGE_SIZE }, (_, i) => (i % 7 === 0 ? 0.5 : 0)).join(',');
+      for (let d = 0; d < 10; d++) writeFileSync(join(dir, `${d}.json`), `{"data":[${sample}]}`);
+      const tooFew = await loadMnist(dir).catch((e: unknown) => e);
+      expect(tooFew).toBeInstanceOf(UsageError);
+      expect((tooFew as Error).message).toMatch(/has 10 samples, expected 10000/);
+      writeFileSync(join(dir, '3.json'), `{"data":[${sample},0.5]}`); // a partial sample
+      const partial = await loadMnist(dir).catch((e: unknown) => e);
+      expect(partial).toBeInstanceOf(UsageError);
+      expect((partial as Error).message).toMatch(/unreadable .*3\.json/);
+      writeFileSync(join(dir, '3.json'), '{"data":[0,1,');
+      expect(((await loadMnist(dir).catch((e: unknown) => e)) as Error).message).toMatch(/unreadable/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('is a usage error, with one line, when the files are missing', async () => {
