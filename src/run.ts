@@ -103,7 +103,7 @@ export function runOne(spec: RunSpec, problem: Problem, ws: Workspace, live?: Li
   problem.init(W);
 
   let best = Infinity;
-  let loss = NaN;
+  let loss: number;
   let step = 0;
   for (; ; step++) {
     loss = problem.lossAndGrad(W, g, step);

@@ -182,12 +182,12 @@ function check(text: string): 'plan' | 'error' {
     plan = parseConfig(text, FILE, { maxRuns: MAX_RUNS });
   } catch (e) {
     if (!(e instanceof ConfigError)) {
-      throw new Error(`not a ConfigError: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\nconfig: ${text}`);
+      throw new Error(`not a ConfigError: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\nconfig: ${text}`, { cause: e });
     }
     const m = e.message;
-    if (!m.startsWith(`${FILE}: `)) throw new Error(`message does not start with the file: ${JSON.stringify(m)}\nconfig: ${text}`);
-    if (/[\r\n\u2028\u2029]/.test(m)) throw new Error(`message is not one line: ${JSON.stringify(m)}\nconfig: ${text}`);
-    if (m.length <= FILE.length + 2) throw new Error(`empty message: ${JSON.stringify(m)}`);
+    if (!m.startsWith(`${FILE}: `)) throw new Error(`message does not start with the file: ${JSON.stringify(m)}\nconfig: ${text}`, { cause: e });
+    if (/[\r\n\u2028\u2029]/.test(m)) throw new Error(`message is not one line: ${JSON.stringify(m)}\nconfig: ${text}`, { cause: e });
+    if (m.length <= FILE.length + 2) throw new Error(`empty message: ${JSON.stringify(m)}`, { cause: e });
     return 'error';
   }
   checkPlan(plan, text);

@@ -64,6 +64,8 @@ import { ROOT } from '../paths.js';
  * (it lives in lib.dom); declared in this module only, so it cannot clash with a
  * global declaration, and structurally the same as lib.dom's.
  */
+/* eslint-disable @typescript-eslint/no-namespace, @typescript-eslint/no-empty-object-type -- a
+   declaration of the platform's own namespace, as lib.dom spells it */
 declare namespace WebAssembly {
   interface MemoryDescriptor {
     initial: number;
@@ -85,6 +87,7 @@ declare namespace WebAssembly {
   const Module: { new (bytes: Uint8Array): Module };
   const Instance: { new (module: Module, imports: Record<string, Record<string, unknown>>): Instance };
 }
+/* eslint-enable @typescript-eslint/no-namespace, @typescript-eslint/no-empty-object-type */
 
 /** The shared memory the kernels run on (a WebAssembly.Memory with `shared: true`). */
 export type KernelMemory = WebAssembly.Memory;
