@@ -59,7 +59,7 @@ async function sweepThroughput(): Promise<void> {
   };
   const rates: Record<string, number[]> = { plain: [], w1: [], w2: [] };
   for (let r = 0; r < REPEATS; r++) {
-    let t = performance.now();
+    const t = performance.now();
     plainSweep(grid, join(dir, 'plain.csv'));
     rates.plain.push(plan.total / ((performance.now() - t) / 1000));
     rates.w1.push(await sweepOnce(executors[0]));
@@ -123,3 +123,8 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
+
+// MNIST (bench/mnist.ts): ms per training iteration against NumPy, an 8-run MNIST
+// sweep with 1 and 2 workers, and its peak memory.
+const { mnistBench } = await import('./mnist.js');
+await mnistBench(say);

@@ -22,7 +22,7 @@
  * WHICH PRODUCTS SKIP ZEROS. The sparse products (nnSparse, tnSparse) skip the exact
  * zeros of their left operand: the MNIST pixels (about 80% zeros), the ReLU outputs
  * (about half), and the deltas below a ReLU (zero where its output is). Measured on
- * the default 784-100-100-100-100-10 net at batch 128 (2-core AVX-512 EPYC, Node 20),
+ * the default 784-100-100-100-100-10 net at batch 128 (2-core AMD EPYC, AVX2 as the guest sees it, Node 20),
  * one forward + backward pass, medians of interleaved runs: all dense 5.1 ms,
  * `defaultProducts` 2.8 ms. Of that, the first layer's sparse forward and dW save
  * 0.9 and 1.0 ms; the hidden layers' sparse dW 60–90 µs each, their sparse dA
@@ -38,8 +38,8 @@
  * The check sums the columns of each layer's [Wₗ; bₗ] (one (inputs+1) × outputs
  * matrix in the layout) with the colSums kernel: a NaN or ±Inf makes its column's
  * sum non-finite (NaN absorbs, Inf + −Inf is NaN). 23 µs against 80–200 µs for a JS
- * loop over the 109,810 parameters. Only finite weights near 1e306 could overflow a
- * sum, and they would overflow the loss anyway.
+ * loop over the 109,810 parameters. Only finite weights above about 1e305 could
+ * overflow a sum: a run that far gone has diverged in any sense.
  */
 import type { Arena } from '../../arena.js';
 import { KERNEL_HEAP_BASE, WASM_PAGE_BYTES, createSharedMemory, gemmKernels, type GemmKernels } from '../../kernels/index.js';
