@@ -207,14 +207,17 @@ async function iterationSection(say: Say, dir: string): Promise<void> {
   const variantName = { book: "the book's code", lean: "the book's code without the unused dX₁" };
   if (numpyRuns.length)
     for (const { dtype, variant } of numpyRuns[0].results) {
-      const ms = median(numpyRuns.flatMap((run) => run.results.find((x) => x.dtype === dtype && x.variant === variant)!.ms));
+      const ms = median(
+        numpyRuns.flatMap((run) => run.results.find((x) => x.dtype === dtype && x.variant === variant)!.ms),
+      );
       rows.push([`NumPy, ${variantName[variant]}`, dtype, ms]);
     }
 
   say(`\n### MNIST: one training iteration (batch ${batch}, ${sizes.join('-')}, ReLU, gradient + Adam, one thread)\n`);
   say('| implementation | precision | ms / iteration | time ÷ engine |');
   say('|---|---|---:|---:|');
-  for (const [name, precision, ms] of rows) say(`| ${name} | ${precision} | ${ms.toFixed(2)} | ${(ms / e).toFixed(2)} |`);
+  for (const [name, precision, ms] of rows)
+    say(`| ${name} | ${precision} | ${ms.toFixed(2)} | ${(ms / e).toFixed(2)} |`);
   say('');
   say(
     `Medians of ${REPEATS} interleaved repeats of ${ITERATIONS} iterations (${PLAIN_ITERATIONS} for plain JavaScript) after ${WARMUP} warm-up ones. ` +
@@ -241,12 +244,18 @@ function numpyReady(say: Say): { ok: true } | { ok: false; reason: string } {
     say(`(NumPy missing for ${PYTHON}: running \`apt-get ${args.join(' ')}\`, its output on stderr)`);
     const apt = spawnSync('apt-get', args, { stdio: ['ignore', 2, 2] });
     if (apt.error || apt.status !== 0)
-      return { ok: false, reason: `\`apt-get ${args.join(' ')}\` failed (${apt.error?.message ?? `exit ${apt.status}`})` };
+      return {
+        ok: false,
+        reason: `\`apt-get ${args.join(' ')}\` failed (${apt.error?.message ?? `exit ${apt.status}`})`,
+      };
   }
   const again = imports();
   return again.status === 0
     ? { ok: true }
-    : { ok: false, reason: `${PYTHON} still cannot import numpy after apt-get install (${again.error?.message ?? again.stderr?.trim()})` };
+    : {
+        ok: false,
+        reason: `${PYTHON} still cannot import numpy after apt-get install (${again.error?.message ?? again.stderr?.trim()})`,
+      };
 }
 
 function numpyEnv(): NodeJS.ProcessEnv {
@@ -257,14 +266,22 @@ function numpyEnv(): NodeJS.ProcessEnv {
 
 function overridesNote(): string {
   const set = OPENBLAS_OVERRIDES.filter((name) => process.env[name] !== undefined);
-  return set.length ? ` (here they were ${set.map((name) => `${name}=${process.env[name]}`).join(', ')})` : ' (not set here)';
+  return set.length
+    ? ` (here they were ${set.map((name) => `${name}=${process.env[name]}`).join(', ')})`
+    : ' (not set here)';
 }
 
 function runNumpy(dir: string): NumpyReport | { error: string } {
   const script = join(ROOT, 'bench', 'mnist_numpy.py');
-  const run = spawnSync(PYTHON, [script, dir, String(ITERATIONS), '1'], { env: numpyEnv(), encoding: 'utf8', maxBuffer: 16 * MB });
+  const run = spawnSync(PYTHON, [script, dir, String(ITERATIONS), '1'], {
+    env: numpyEnv(),
+    encoding: 'utf8',
+    maxBuffer: 16 * MB,
+  });
   if (run.error || run.status !== 0)
-    return { error: `${script} failed (${run.error?.message ?? `exit ${run.status}`}): ${run.stderr.trim().split('\n').pop()}` };
+    return {
+      error: `${script} failed (${run.error?.message ?? `exit ${run.status}`}): ${run.stderr.trim().split('\n').pop()}`,
+    };
   return JSON.parse(run.stdout) as NumpyReport;
 }
 
@@ -274,7 +291,10 @@ function describeBlas(report: NumpyReport): string {
   const blas = pools.filter((p) => p.user_api === 'blas');
   if (!blas.length) return 'no BLAS library loaded (threadpoolctl)';
   return blas
-    .map((p) => `${p.internal_api} ${p.version ?? ''} (${p.filepath}), kernel ${p.architecture ?? '?'}, ${p.num_threads} thread(s)`)
+    .map(
+      (p) =>
+        `${p.internal_api} ${p.version ?? ''} (${p.filepath}), kernel ${p.architecture ?? '?'}, ${p.num_threads} thread(s)`,
+    )
     .join('; ');
 }
 
@@ -295,9 +315,13 @@ async function sweepSection(say: Say): Promise<void> {
     for (const workers of [1, 2]) {
       // Through a shell that forks it, so that its max RSS is not this process's (see
       // the driver's comment).
-      const child = spawnSync('/bin/sh', ['-c', '"$0" "$@"; exit $?', process.execPath, driver, String(workers), String(SWEEP_STEPS)], {
-        encoding: 'utf8',
-      });
+      const child = spawnSync(
+        '/bin/sh',
+        ['-c', '"$0" "$@"; exit $?', process.execPath, driver, String(workers), String(SWEEP_STEPS)],
+        {
+          encoding: 'utf8',
+        },
+      );
       if (child.error || child.status !== 0)
         throw new Error(`${driver} ${workers} ${SWEEP_STEPS} failed: ${child.error?.message ?? child.stderr}`);
       results[workers].push(JSON.parse(child.stdout) as DriverResult);
@@ -334,6 +358,8 @@ async function sweepSection(say: Say): Promise<void> {
       `network scratch) ${(laneBytes / MB).toFixed(1)} MB, and the pool keeps 2 such lanes per worker. ` +
       `Same rows (duration_ms aside) in every sweep: ${digests.size === 1 ? 'yes' : `NO (${digests.size} different)`}; ` +
       `mean test accuracy ${results[1][0].meanTestAccuracy.toFixed(3)}.` +
-      (hwm(1) && hwm(2) ? ` VmHWM, the processes' own high-water mark: ${(hwm(1) / MB).toFixed(0)} and ${(hwm(2) / MB).toFixed(0)} MB.` : ''),
+      (hwm(1) && hwm(2)
+        ? ` VmHWM, the processes' own high-water mark: ${(hwm(1) / MB).toFixed(0)} and ${(hwm(2) / MB).toFixed(0)} MB.`
+        : ''),
   );
 }

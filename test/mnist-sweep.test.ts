@@ -66,7 +66,8 @@ describe('a short MNIST sweep through the pool', () => {
     for (const seed of SEEDS) {
       const ofSeed = one.filter((row) => Number(row.seed) === seed);
       const loss = (optimizer: string) => Number(ofSeed.find((row) => row.optimizer === optimizer)!.train_loss);
-      for (const optimizer of OPTIMIZERS.slice(1)) expect(loss(optimizer), `seed ${seed}: ${optimizer}`).toBeLessThan(loss('sgd'));
+      for (const optimizer of OPTIMIZERS.slice(1))
+        expect(loss(optimizer), `seed ${seed}: ${optimizer}`).toBeLessThan(loss('sgd'));
     }
   });
 });

@@ -42,7 +42,13 @@
  * overflow a sum: a run that far gone has diverged in any sense.
  */
 import type { Arena } from '../../arena.js';
-import { KERNEL_HEAP_BASE, WASM_PAGE_BYTES, createSharedMemory, gemmKernels, type GemmKernels } from '../../kernels/index.js';
+import {
+  KERNEL_HEAP_BASE,
+  WASM_PAGE_BYTES,
+  createSharedMemory,
+  gemmKernels,
+  type GemmKernels,
+} from '../../kernels/index.js';
 import type { Span } from '../types.js';
 
 export type Activation = 'relu' | 'sigmoid';
@@ -190,7 +196,11 @@ export class Mlp {
   /** Column sums of the finiteness check. */
   private readonly sums: Float64Array;
 
-  constructor(shape: Shape, private readonly activation: Activation, arena: Arena) {
+  constructor(
+    shape: Shape,
+    private readonly activation: Activation,
+    arena: Arena,
+  ) {
     const { layers, dim } = layout(shape.sizes);
     this.layers = layers;
     this.dim = dim;
@@ -226,7 +236,8 @@ export class Mlp {
       throw new TypeError(
         `mnist-mlp: ${name} must be a view over the run's arena memory (context.arena.memory.buffer), as the run loop's workspace is`,
       );
-    if (v.length < this.dim) throw new RangeError(`mnist-mlp: ${name} has ${v.length} elements, the network ${this.dim}`);
+    if (v.length < this.dim)
+      throw new RangeError(`mnist-mlp: ${name} has ${v.length} elements, the network ${this.dim}`);
     return v.byteOffset;
   }
 
