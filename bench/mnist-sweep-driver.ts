@@ -32,6 +32,9 @@ export interface DriverResult {
   runs: number;
   /** Wall time of runSweep: loading the data, the runs, the rows written. */
   seconds: number;
+  /** The runs' own durations (duration_ms) added up, in seconds: against `seconds`
+   * × workers, what the threads spent running rather than waiting. */
+  runSeconds: number;
   /** RSS once the pool's threads had started, before the sweep. */
   rssBeforeBytes: number;
   /** process.resourceUsage().maxRSS, in bytes: the peak over the process's life. */
@@ -91,6 +94,7 @@ async function main(): Promise<void> {
     steps,
     runs: summary.runs,
     seconds,
+    runSeconds: rows.reduce((sum, row) => sum + Number(row.duration_ms), 0) / 1000,
     rssBeforeBytes,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     vmHwmBytes: highWaterMark(),

