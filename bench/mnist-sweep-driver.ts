@@ -20,8 +20,10 @@ import { pathToFileURL } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { parseConfig } from '../src/config/load.js';
 import { PiscinaExecutor } from '../src/pool.js';
-import { formatHeader } from '../src/sink.js';
-import { planLayout, runSweep } from '../src/sweep.js';
+import type { Plan } from '../src/grid.js';
+import { PROBLEMS } from '../src/problems/index.js';
+import { formatHeader, layout, type Layout } from '../src/sink.js';
+import { runSweep } from '../src/sweep.js';
 
 export const SWEEP_OPTIMIZERS = ['sgd', 'momentum', 'adagrad', 'adam'] as const;
 export const SWEEP_SEEDS = [0, 1];
@@ -59,6 +61,10 @@ export function sweepConfig(steps: number): string {
   });
 }
 
+/** `layout` of src/sink.ts, which is moving from (plan, metrics) to (plan) alone (the
+ * problem's metrics looked up inside): this call suits both. */
+const layoutOf = layout as (plan: Plan, metrics: readonly string[]) => Layout;
+
 function highWaterMark(): number | null {
   try {
     const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
@@ -82,7 +88,7 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   await executor.close();
 
-  const header = formatHeader(planLayout(plan));
+  const header = formatHeader(layoutOf(plan, PROBLEMS[plan.problem.name].metrics(plan.problem.options)));
   const rows: Record<string, string>[] = parse(csv.startsWith(header) ? csv : header + csv, { columns: true });
   const statuses: Record<string, number> = {};
   for (const row of rows) statuses[row.status] = (statuses[row.status] ?? 0) + 1;
