@@ -11,8 +11,8 @@ import { parseConfig } from '../src/config/load.js';
 import { adam } from '../src/optimizers/adam.js';
 import { defaultHyper } from '../src/optimizers/index.js';
 import { PiscinaExecutor } from '../src/pool.js';
-import { formatHeader } from '../src/sink.js';
-import { planLayout, runSweep } from '../src/sweep.js';
+import { formatHeader, layout } from '../src/sink.js';
+import { runSweep } from '../src/sweep.js';
 import { plainRuns, plainSweep, type PlainGrid } from './bowl-plain.js';
 
 const REPEATS = 5;
@@ -42,7 +42,7 @@ async function sweepThroughput(): Promise<void> {
     'bench',
   );
   if (plan.total !== plainRuns(grid)) throw new Error(`grid mismatch: ${plan.total} vs ${plainRuns(grid)}`);
-  const header = formatHeader(planLayout(plan));
+  const header = formatHeader(layout(plan));
   const executors = [1, 2].map((workers) => new PiscinaExecutor({ workers }));
   await Promise.all(executors.map((e) => e.ready()));
 

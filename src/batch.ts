@@ -33,7 +33,7 @@ export function runBatch(batch: Batch, memory: KernelMemory, live?: BatchLive): 
   const { plan, data, first, count, curveEvery } = batch;
   const def = PROBLEMS[plan.problem.name];
   const options = plan.problem.options;
-  const l = layout(plan, def.metrics(options));
+  const l = layout(plan);
   const status = new Uint8Array(count);
   const finalLoss = new Float64Array(count);
   const bestLoss = new Float64Array(count);

@@ -17,8 +17,8 @@ import { CsvFile, createCurves, resumeCurves, type SyncedFile } from './output.j
 import { PROBLEMS } from './problems/index.js';
 import { DEFAULT_WORKER_MEMORY_MB, PiscinaExecutor, WORKER_FILE } from './pool.js';
 import { bestRuns, dryRun, progressLine } from './report.js';
-import { curveHeader, formatHeader } from './sink.js';
-import { planLayout, runSweep } from './sweep.js';
+import { curveHeader, formatHeader, layout } from './sink.js';
+import { runSweep } from './sweep.js';
 
 export const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2 } as const;
 
@@ -145,7 +145,7 @@ interface Outputs {
 /** Opens the results CSV and the curves CSV, or neither: a file this call created is
  * removed again if the other cannot be opened. */
 async function openOutputs(args: Args, plan: Plan, outPath: string): Promise<Outputs> {
-  const header = formatHeader(planLayout(plan));
+  const header = formatHeader(layout(plan));
   const file =
     outPath === '-'
       ? undefined
@@ -210,7 +210,7 @@ async function sweep(args: Args, plan: Plan, executor: PiscinaExecutor, say: (te
       controller.abort();
       process.stdout.emit('drain');
     });
-    process.stdout.write(formatHeader(planLayout(plan)));
+    process.stdout.write(formatHeader(layout(plan)));
   }
   let stoppedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {

@@ -13,6 +13,7 @@
  */
 import { stringify } from 'csv-stringify/sync';
 import type { AxisName, Plan, RunSpec } from './grid.js';
+import { PROBLEMS } from './problems/index.js';
 import type { RunResult } from './run.js';
 
 export const STATUSES = ['ok', 'diverged', 'error'] as const;
@@ -42,7 +43,9 @@ export interface Layout {
   readonly metrics: readonly string[];
 }
 
-export function layout(plan: Plan, metrics: readonly string[]): Layout {
+/** The columns of a plan's results CSV (its problem decides the metric columns). */
+export function layout(plan: Plan): Layout {
+  const metrics = PROBLEMS[plan.problem.name].metrics(plan.problem.options);
   return {
     metrics,
     header: [

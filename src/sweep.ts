@@ -76,11 +76,6 @@ export async function loadData(plan: Plan): Promise<unknown> {
   return def.load ? def.load(plan.problem.options) : undefined;
 }
 
-/** The CSV layout of a plan's rows. */
-export function planLayout(plan: Plan): Layout {
-  return layout(plan, PROBLEMS[plan.problem.name].metrics(plan.problem.options));
-}
-
 /** A batch result for runs whose worker died: status error, with the reason. */
 function failedRun(plan: Plan, l: Layout, id: number, reason: string): BatchResult {
   const spec = specAt(plan, id);
@@ -141,7 +136,7 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
   const { executor, write, signal } = options;
   const retries = options.retries ?? 0;
   const from = options.from ?? 0;
-  const l = planLayout(plan);
+  const l = layout(plan);
   const data = await loadData(plan);
   const size = options.batchSize ?? batchSize(plan, executor.size);
   const capacity = executor.capacity(plan);

@@ -16,7 +16,7 @@ import { PiscinaExecutor } from '../src/pool.js';
 import { PROBLEMS } from '../src/problems/index.js';
 import type { RunResult } from '../src/run.js';
 import { formatHeader, layout, record, row } from '../src/sink.js';
-import { planLayout, runSweep } from '../src/sweep.js';
+import { runSweep } from '../src/sweep.js';
 import { FAULTY, faultyProblem } from './fixtures/faulty-problem.mjs';
 
 const FAULTY_WORKER = fileURLToPath(new URL('./fixtures/faulty-worker.mjs', import.meta.url));
@@ -95,7 +95,7 @@ describe('record: numbers stay numbers', () => {
 describe('row: a run with a formula-like error and negative metrics', () => {
   it('guards the error column and keeps negative metric values plain', () => {
     const plan = parseConfig(readFileSync(BOOK_BOWL, 'utf8'), BOOK_BOWL);
-    const l = layout(plan, ['x', 'y', 'distance']);
+    const l = layout(plan);
     const spec = specAt(plan, 0);
     const failed: RunResult = {
       status: 'error',
@@ -135,7 +135,7 @@ describe('end to end: a sweep whose runs throw formula-like messages', () => {
     // A thrown string is recorded as it is (an Error would be prefixed "Error: ").
     plan = { ...base, problem: { name: FAULTY, options: { throwSeeds: [1, 2, 3, 4], messages: MESSAGES, raw: true } } };
     const executor = new PiscinaExecutor({ workers: 2, workerFile: FAULTY_WORKER });
-    csv = formatHeader(planLayout(plan));
+    csv = formatHeader(layout(plan));
     try {
       await executor.ready();
       await runSweep(plan, { executor, write: (t) => void (csv += t) });

@@ -33,7 +33,7 @@ const plan = (config: object): Plan =>
   parseConfig(JSON.stringify({ name: 'csv-test', ...config }), 'csv-test.json');
 
 function headerOf(p: Plan): string {
-  return formatHeader(layout(p, PROBLEMS[p.problem.name].metrics(p.problem.options)));
+  return formatHeader(layout(p));
 }
 
 /** Runs `p` through `runSweep`, returning the CSV (header first) and the summary. */

@@ -17,8 +17,8 @@ import { ExecutorError } from '../src/executor.js';
 import type { Plan } from '../src/grid.js';
 import { PiscinaExecutor } from '../src/pool.js';
 import { PROBLEMS } from '../src/problems/index.js';
-import { formatHeader } from '../src/sink.js';
-import { planLayout, runSweep, type SweepSummary } from '../src/sweep.js';
+import { formatHeader, layout } from '../src/sink.js';
+import { runSweep, type SweepSummary } from '../src/sweep.js';
 import { FAULTY, faultyProblem } from './fixtures/faulty-problem.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -89,7 +89,7 @@ async function sweep(
       retries: options.retries,
       batchSize: options.batchSize,
     });
-    const header = formatHeader(planLayout(plan));
+    const header = formatHeader(layout(plan));
     return { rows: parse(header + csv, { columns: true }) as Row[], summary };
   } finally {
     await executor.close();

@@ -7,7 +7,6 @@ import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { PiscinaExecutor } from '../src/pool.js';
-import { PROBLEMS } from '../src/problems/index.js';
 import { formatHeader, layout } from '../src/sink.js';
 import { runSweep } from '../src/sweep.js';
 
@@ -26,7 +25,7 @@ const plan = parseConfig(
   }),
   'mnist-sweep-test.json',
 );
-const header = formatHeader(layout(plan, PROBLEMS['mnist-mlp'].metrics(plan.problem.options)));
+const header = formatHeader(layout(plan));
 
 /** The sweep's rows, parsed (the coordinator writes the rows; its caller the header). */
 async function sweep(workers: number): Promise<Row[]> {
