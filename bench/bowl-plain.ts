@@ -31,7 +31,12 @@ export function plainSweep(grid: PlainGrid, out: string): number {
         for (let seed = 0; seed < grid.seeds; seed++) {
           let x = -7;
           let y = 2;
-          let vx = 0, vy = 0, hx = 0, hy = 0, mx = 0, my = 0;
+          let vx = 0,
+            vy = 0,
+            hx = 0,
+            hy = 0,
+            mx = 0,
+            my = 0;
           for (let t = 1; t <= grid.steps; t++) {
             const gx = x / 10;
             const gy = 2 * y;

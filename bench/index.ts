@@ -116,7 +116,9 @@ function adamBandwidth(): void {
   say(`| adam, JavaScript loop | ${a.toFixed(1)} | ${((100 * a) / c).toFixed(0)}% |`);
 }
 
-say(`sweep bench — ${new Date().toISOString().slice(0, 10)}, ${cpus()[0].model}, ${cpus().length} cores, Node ${process.version}`);
+say(
+  `sweep bench — ${new Date().toISOString().slice(0, 10)}, ${cpus()[0].model}, ${cpus().length} cores, Node ${process.version}`,
+);
 try {
   await sweepThroughput();
   adamBandwidth();

@@ -4,7 +4,13 @@
  * Arrays are handed out front to back above the kernels' own region, each aligned to
  * a cache line; `release` takes back everything after a mark.
  */
-import { KERNEL_HEAP_BASE, WASM32_MAX_PAGES, WASM_PAGE_BYTES, createSharedMemory, type KernelMemory } from './kernels/index.js';
+import {
+  KERNEL_HEAP_BASE,
+  WASM32_MAX_PAGES,
+  WASM_PAGE_BYTES,
+  createSharedMemory,
+  type KernelMemory,
+} from './kernels/index.js';
 
 /** Alignment of every array: a cache line (the kernels' SIMD loads want 16). */
 const ALIGN_BYTES = 64;

@@ -8,7 +8,15 @@ import { STATUS_CODE, type Batch, type BatchResult } from './protocol.js';
 import { rng } from './rng.js';
 import { Arena, arenaBytes } from './arena.js';
 import type { KernelMemory } from './kernels/index.js';
-import { maxMemoryNeeded, runOne, workspace, type CurveSink, type LiveSink, type RunResult, type Workspace } from './run.js';
+import {
+  maxMemoryNeeded,
+  runOne,
+  workspace,
+  type CurveSink,
+  type LiveSink,
+  type RunResult,
+  type Workspace,
+} from './run.js';
 import type { OptimizerName } from './optimizers/index.js';
 import type { Problem } from './problems/index.js';
 import { layout, record, row } from './sink.js';

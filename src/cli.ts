@@ -45,7 +45,9 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   return yargs(argv)
     .scriptName('npm run sweep --')
-    .usage('$0 <config> [options]\n\nRun a hyperparameter sweep of gradient-descent optimizers and write one CSV row per run.')
+    .usage(
+      '$0 <config> [options]\n\nRun a hyperparameter sweep of gradient-descent optimizers and write one CSV row per run.',
+    )
     .command('$0 <config>', false)
     .positional('config', { type: 'string', describe: 'the sweep config (JSON; see configs/sweep.schema.json)' })
     .option('workers', {
@@ -60,7 +62,11 @@ function parseArgs(argv: string[]): Args {
       requiresArg: true,
       describe: 'CSV to write; "-" for standard output (default: results/<name>-<time>.csv)',
     })
-    .option('dry-run', { type: 'boolean', default: false, describe: 'print the number of runs per optimizer, run nothing' })
+    .option('dry-run', {
+      type: 'boolean',
+      default: false,
+      describe: 'print the number of runs per optimizer, run nothing',
+    })
     .option('max-runs', {
       type: 'number',
       default: DEFAULT_MAX_RUNS,
@@ -69,7 +75,7 @@ function parseArgs(argv: string[]): Args {
     .option('curves', {
       type: 'string',
       requiresArg: true,
-      describe: 'also write each run\'s loss curve (and, for small problems, its trajectory) to this CSV',
+      describe: "also write each run's loss curve (and, for small problems, its trajectory) to this CSV",
     })
     .option('curve-every', {
       type: 'number',
@@ -124,13 +130,18 @@ function checkArgs(a: Args): void {
     throw new UsageError(`--curve-every must be an integer >= 1, got ${a.curveEvery}`);
   if (a.curveEvery !== undefined && a.curves === undefined) throw new UsageError('--curve-every needs --curves FILE');
   if (a.curves === '-') throw new UsageError('--curves needs a file; standard output is for --out -');
-  if (a.curves !== undefined && a.curves === a.out) throw new UsageError(`--curves ${a.curves}: the same file as --out`);
+  if (a.curves !== undefined && a.curves === a.out)
+    throw new UsageError(`--curves ${a.curves}: the same file as --out`);
   if (!Number.isFinite(a.workerMemory) || a.workerMemory < 16)
     throw new UsageError(`--worker-memory must be a number of MiB >= 16, got ${a.workerMemory}`);
 }
 
 function timestamp(d = new Date()): string {
-  return d.toISOString().replace(/\.\d+Z$/, '').replace(/[-:]/g, '').replace('T', '-');
+  return d
+    .toISOString()
+    .replace(/\.\d+Z$/, '')
+    .replace(/[-:]/g, '')
+    .replace('T', '-');
 }
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -231,7 +242,12 @@ async function sweep(args: Args, plan: Plan, executor: PiscinaExecutor, say: (te
   const ticker =
     args.progress && process.stderr.isTTY
       ? setInterval(() => {
-          const line = progressLine(written - from, plan.total - from, (performance.now() - started) / 1000, executor.live());
+          const line = progressLine(
+            written - from,
+            plan.total - from,
+            (performance.now() - started) / 1000,
+            executor.live(),
+          );
           process.stderr.write(`\r\x1b[K${line}`);
         }, PROGRESS_MS)
       : undefined;
@@ -292,7 +308,9 @@ main(hideBin(process.argv)).then(
       process.stderr.write(`sweep: ${oneLine(error.message)}\n`);
       process.exitCode = EXIT.INTERNAL;
     } else {
-      process.stderr.write(`sweep: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `sweep: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       process.exitCode = EXIT.INTERNAL;
     }
   },

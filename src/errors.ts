@@ -28,10 +28,9 @@ export function show(value: unknown): string {
   let text: string;
   try {
     text =
-      JSON.stringify(value, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `${mark}${v}` : v))?.replace(
-        /"\\u0000num:([^"]*)"/g,
-        '$1',
-      ) ?? String(value);
+      JSON.stringify(value, (_, v: unknown) =>
+        typeof v === 'number' && !Number.isFinite(v) ? `${mark}${v}` : v,
+      )?.replace(/"\\u0000num:([^"]*)"/g, '$1') ?? String(value);
   } catch {
     text = String(value);
   }

@@ -112,7 +112,8 @@ export function optimizerAt(plan: Plan, id: number): PlanOptimizer {
 
 /** The run with index `id` (0 ≤ id < plan.total). */
 export function specAt(plan: Plan, id: number): RunSpec {
-  if (!Number.isInteger(id) || id < 0 || id >= plan.total) throw new RangeError(`run ${id} is not in 0 … ${plan.total - 1}`);
+  if (!Number.isInteger(id) || id < 0 || id >= plan.total)
+    throw new RangeError(`run ${id} is not in 0 … ${plan.total - 1}`);
   const opt = optimizerAt(plan, id);
   let rest = id - opt.first;
   const seed = plan.seeds[rest % plan.seeds.length];
@@ -139,7 +140,16 @@ export function specAt(plan: Plan, id: number): RunSpec {
     } else hyper[axis.name] = value;
   }
   for (const name of OPTIMIZERS[opt.name].hyper) axes[name] = hyper[name];
-  return { id, optimizer: opt.name, hyper, weightDecay, axes, seed, trial: opt.sampled ? trial : undefined, steps: plan.steps };
+  return {
+    id,
+    optimizer: opt.name,
+    hyper,
+    weightDecay,
+    axes,
+    seed,
+    trial: opt.sampled ? trial : undefined,
+    steps: plan.steps,
+  };
 }
 
 /** Runs per optimizer, in config order. */

@@ -137,7 +137,13 @@ export class CsvFile {
   /** Creates the CSV and its record; refuses an existing file unless `force`. */
   static async create(path: string, plan: Plan, header: string, force: boolean): Promise<CsvFile> {
     const handle = await create(path, force, '--out');
-    const record = { format: RECORD_FORMAT, fingerprint: fingerprint(plan), name: plan.name, runs: plan.total, complete: false };
+    const record = {
+      format: RECORD_FORMAT,
+      fingerprint: fingerprint(plan),
+      name: plan.name,
+      runs: plan.total,
+      complete: false,
+    };
     await writeRecord(path, record);
     const file = new SyncedFile(path, handle, 0);
     await file.write(header);
@@ -167,7 +173,9 @@ export class CsvFile {
     }
     rows.forEach((r, i) => {
       if (Number(r[0]) !== i)
-        throw new UsageError(`--resume ${path}: row ${i + 2} has run_id ${r[0]}, expected ${i}; the file was changed by hand`);
+        throw new UsageError(
+          `--resume ${path}: row ${i + 2} has run_id ${r[0]}, expected ${i}; the file was changed by hand`,
+        );
     });
     return new CsvFile(await reopen(path, header, kept), { ...record, complete: false }, rows);
   }
@@ -199,16 +207,17 @@ export async function createCurves(path: string, header: string, force: boolean)
 /** Reopens the loss-curve CSV, keeping the rows of runs before `from` (those the
  * results CSV has). */
 export async function resumeCurves(path: string, header: string, from: number): Promise<SyncedFile> {
-    if (!existsSync(path)) return createCurves(path, header, false);
-    const lines = wholeLines(await readForResume(path, '--curves'), header, path);
-    let kept = lines;
-    if (lines) {
-      // Rows are in run order: cut at the first row of a run not in the results.
-      let at = 0;
-      while (at < lines.length && Number(lines.slice(at, lines.indexOf(',', at))) < from) at = lines.indexOf('\n', at) + 1;
-      kept = lines.slice(0, at);
-    }
-    return reopen(path, header, kept);
+  if (!existsSync(path)) return createCurves(path, header, false);
+  const lines = wholeLines(await readForResume(path, '--curves'), header, path);
+  let kept = lines;
+  if (lines) {
+    // Rows are in run order: cut at the first row of a run not in the results.
+    let at = 0;
+    while (at < lines.length && Number(lines.slice(at, lines.indexOf(',', at))) < from)
+      at = lines.indexOf('\n', at) + 1;
+    kept = lines.slice(0, at);
+  }
+  return reopen(path, header, kept);
 }
 
 export type { SyncedFile };

@@ -33,7 +33,6 @@ export interface PoolOptions {
   workerFile?: string;
 }
 
-
 const usable = (lane: Lane): number => lane.memory.buffer.byteLength - KERNEL_HEAP_BASE;
 
 export class PiscinaExecutor implements Executor {
@@ -118,8 +117,7 @@ export class PiscinaExecutor implements Executor {
     for (const lane of this.busy) {
       const ints = new Int32Array(lane.progress);
       const runId = Atomics.load(ints, LIVE.RUN);
-      if (runId >= 0)
-        runs.push({ runId, step: ints[LIVE.STEP], loss: new Float64Array(lane.progress)[LIVE.LOSS] });
+      if (runId >= 0) runs.push({ runId, step: ints[LIVE.STEP], loss: new Float64Array(lane.progress)[LIVE.LOSS] });
     }
     return runs;
   }

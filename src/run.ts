@@ -52,14 +52,23 @@ export const KERNEL_MIN_DIM = 1024;
 
 /** Carves a workspace for `optimizer` on a `dim`-parameter problem out of `memory`.
  * When `memory` is a view of `kernels` (a run's arena), large updates run there. */
-export function workspace(memory: Float64Array, dim: number, optimizer: OptimizerName, kernels?: KernelMemory): Workspace {
+export function workspace(
+  memory: Float64Array,
+  dim: number,
+  optimizer: OptimizerName,
+  kernels?: KernelMemory,
+): Workspace {
   const slots = memoryNeeded(dim, optimizer);
-  if (memory.length < slots) throw new RangeError(`a ${dim}-parameter ${optimizer} run needs ${slots} float64 slots, got ${memory.length}`);
+  if (memory.length < slots)
+    throw new RangeError(`a ${dim}-parameter ${optimizer} run needs ${slots} float64 slots, got ${memory.length}`);
   return {
     optimizer,
     W: memory.subarray(0, dim),
     g: memory.subarray(dim, 2 * dim),
-    state: { arrays: OPTIMIZERS[optimizer].state.map((_, k) => memory.subarray((2 + k) * dim, (3 + k) * dim)), count: 0 },
+    state: {
+      arrays: OPTIMIZERS[optimizer].state.map((_, k) => memory.subarray((2 + k) * dim, (3 + k) * dim)),
+      count: 0,
+    },
     update: kernels && dim >= KERNEL_MIN_DIM ? optimizerKernel(optimizer, kernels) : OPTIMIZERS[optimizer].update,
   };
 }
@@ -75,7 +84,13 @@ export function maxMemoryNeeded(dim: number): number {
 }
 
 /** The loss with L2 weight decay: f + ½·λ·Σ W² over `spans`, and g += λ·W there. */
-function addWeightDecay(loss: number, W: Float64Array, g: Float64Array, spans: readonly Span[], lambda: number): number {
+function addWeightDecay(
+  loss: number,
+  W: Float64Array,
+  g: Float64Array,
+  spans: readonly Span[],
+  lambda: number,
+): number {
   let sum = 0;
   for (const [start, end] of spans) {
     for (let i = start; i < end; i++) {
@@ -93,7 +108,9 @@ function addWeightDecay(loss: number, W: Float64Array, g: Float64Array, spans: r
  */
 export function runOne(spec: RunSpec, problem: Problem, ws: Workspace, live?: LiveSink, curve?: CurveSink): RunResult {
   if (ws.optimizer !== spec.optimizer || ws.W.length !== problem.dim)
-    throw new RangeError(`run ${spec.id} (${spec.optimizer}, ${problem.dim} parameters) got a workspace for ${ws.optimizer}, ${ws.W.length}`);
+    throw new RangeError(
+      `run ${spec.id} (${spec.optimizer}, ${problem.dim} parameters) got a workspace for ${ws.optimizer}, ${ws.W.length}`,
+    );
   const { W, g, state, update } = ws;
   W.fill(0);
   g.fill(0);

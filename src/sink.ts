@@ -22,7 +22,8 @@ export const STATUSES = ['ok', 'diverged', 'error'] as const;
 export const COLUMN_DOCS = {
   run_id: 'index of the run in the expansion order (stable for a config)',
   optimizer: 'sgd, momentum, nesterov, adagrad, rmsprop or adam',
-  trial: 'random search only: the trial whose sampled values this run uses (blank for an optimizer that samples nothing)',
+  trial:
+    'random search only: the trial whose sampled values this run uses (blank for an optimizer that samples nothing)',
   seed: 'seed of the run: starting point and minibatches',
   steps: 'updates the run was asked to make',
   status: 'ok, diverged (loss or parameters became NaN or ±Inf) or error',
@@ -130,4 +131,3 @@ export function curveHeader(trajectory: readonly string[]): string {
 export function formatHeader(l: Layout): string {
   return stringify([l.header as string[]], CSV_OPTIONS);
 }
-

@@ -188,7 +188,8 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
 
   const onResult = (r: BatchResult): void => {
     let retry: number[] = [];
-    if (retries > 0) for (let k = 0; k < r.count; k++) if (r.status[k] === STATUS_CODE.error && tryAgain(r.first + k)) retry.push(k);
+    if (retries > 0)
+      for (let k = 0; k < r.count; k++) if (r.status[k] === STATUS_CODE.error && tryAgain(r.first + k)) retry.push(k);
     if (retry.length === 0) {
       done.set(r.first, r);
       return;

@@ -87,7 +87,11 @@ const CATALOGUE: Case[] = [
   { what: 'problem as a string', text: with_({ problem: 'quadratic' }), says: ['problem', 'object', '"quadratic"'] },
   { what: 'name as a number', text: with_({ name: 5 }), says: ['name', 'string', '5'] },
   // Unknown keys, with the closest valid one.
-  { what: 'an unknown top-level key', text: with_({ stpes: 3 }), says: ['stpes', 'not a known key', 'did you mean "steps"'] },
+  {
+    what: 'an unknown top-level key',
+    text: with_({ stpes: 3 }),
+    says: ['stpes', 'not a known key', 'did you mean "steps"'],
+  },
   {
     what: 'an unknown problem option',
     text: with_({ problem: { name: 'quadratic', dimm: 5 } }),
@@ -115,7 +119,11 @@ const CATALOGUE: Case[] = [
     says: ['problem.name', '"bowl"', `one of ${PROBLEM_NAMES.join(', ')}`],
   },
   { what: 'a missing problem name', text: with_({ problem: {} }), says: ['problem.name', 'is required'] },
-  { what: 'a missing required key', text: JSON.stringify({ ...BASE, steps: undefined }), says: ['steps', 'is required'] },
+  {
+    what: 'a missing required key',
+    text: JSON.stringify({ ...BASE, steps: undefined }),
+    says: ['steps', 'is required'],
+  },
   // Empty axes and lists.
   { what: 'an empty axis', text: with_({ lr: [] }), says: ['lr', 'must not be empty', '[]'] },
   { what: 'no optimizers', text: with_({ optimizers: [] }), says: ['optimizers', 'must not be empty', '[]'] },
@@ -129,7 +137,11 @@ const CATALOGUE: Case[] = [
     text: with_({ optimizers: [{ name: 'sgd', lr: -1 }] }),
     says: ['optimizers[0].lr', '> 0', '-1'],
   },
-  { what: 'a negative lr as a distribution bound', text: with_({ lr: { distribution: 'uniform', min: -1, max: 1 }, trials: 2 }), says: ['lr.min', '-1'] },
+  {
+    what: 'a negative lr as a distribution bound',
+    text: with_({ lr: { distribution: 'uniform', min: -1, max: 1 }, trials: 2 }),
+    says: ['lr.min', '-1'],
+  },
   // Momentum outside [0, 1).
   { what: 'momentum 1', text: with_({ momentum: 1 }), says: ['momentum', '< 1', 'got 1'] },
   { what: 'momentum -0.1', text: with_({ momentum: -0.1 }), says: ['momentum', '>= 0', '-0.1'] },
@@ -148,10 +160,18 @@ const CATALOGUE: Case[] = [
   { what: 'eps 0', text: with_({ optimizers: ['adam'], eps: 0 }), says: ['eps', '> 0', 'got 0'] },
   { what: 'a negative weight decay', text: with_({ weight_decay: -1 }), says: ['weight_decay', '>= 0', '-1'] },
   { what: 'a name with a space', text: with_({ name: 'a b' }), says: ['name', '"a b"'] },
-  { what: 'trials 0', text: with_({ lr: { distribution: 'uniform', min: 0.1, max: 1 }, trials: 0 }), says: ['trials', '>= 1', 'got 0'] },
+  {
+    what: 'trials 0',
+    text: with_({ lr: { distribution: 'uniform', min: 0.1, max: 1 }, trials: 0 }),
+    says: ['trials', '>= 1', 'got 0'],
+  },
   // Contradictory settings.
   { what: 'trials without a distribution', text: with_({ trials: 3 }), says: ['trials', 'distribution', 'got 3'] },
-  { what: 'search_seed without a distribution', text: with_({ search_seed: 7 }), says: ['search_seed', 'distribution', 'got 7'] },
+  {
+    what: 'search_seed without a distribution',
+    text: with_({ search_seed: 7 }),
+    says: ['search_seed', 'distribution', 'got 7'],
+  },
   {
     what: 'a distribution without trials',
     text: with_({ lr: { distribution: 'log-uniform', min: 0.001, max: 1 } }),
@@ -199,7 +219,11 @@ const CATALOGUE: Case[] = [
     text: with_({ lr: { distribution: 'uniform', min: 0.1, max: 0.1 }, trials: 2 }),
     says: ['lr.max', 'greater than min (0.1)', '0.1'],
   },
-  { what: 'a distribution without max', text: with_({ lr: { distribution: 'uniform', min: 0.1 }, trials: 2 }), says: ['lr.max', 'is required'] },
+  {
+    what: 'a distribution without max',
+    text: with_({ lr: { distribution: 'uniform', min: 0.1 }, trials: 2 }),
+    says: ['lr.max', 'is required'],
+  },
   {
     what: 'an unknown distribution',
     text: with_({ lr: { distribution: 'normal', min: 0.1, max: 1 }, trials: 2 }),
@@ -207,8 +231,16 @@ const CATALOGUE: Case[] = [
   },
   // Problem options the problem rejects.
   { what: 'quadratic dim 0', text: with_({ problem: { name: 'quadratic', dim: 0 } }), says: ['problem.dim', 'got 0'] },
-  { what: 'rosenbrock dim 1', text: with_({ problem: { name: 'rosenbrock', dim: 1 } }), says: ['problem.dim', '2', 'got 1'] },
-  { what: 'quadratic condition < 1', text: with_({ problem: { name: 'quadratic', condition: 0.5 } }), says: ['problem.condition', '0.5'] },
+  {
+    what: 'rosenbrock dim 1',
+    text: with_({ problem: { name: 'rosenbrock', dim: 1 } }),
+    says: ['problem.dim', '2', 'got 1'],
+  },
+  {
+    what: 'quadratic condition < 1',
+    text: with_({ problem: { name: 'quadratic', condition: 0.5 } }),
+    says: ['problem.condition', '0.5'],
+  },
   {
     what: 'a start point with a string',
     text: with_({ problem: { name: 'anisotropic-bowl', start: [1, 'a'] } }),
@@ -242,14 +274,20 @@ describe('the catalogue, through parseConfig', () => {
 describe('messages name the value, whatever it is', () => {
   // JSON has no Infinity, but 1e999 parses to it (and JSON.stringify says "null").
   it('a non-finite lr (1e999) is refused, and the message names the value', () => {
-    const m = message('{"name":"bad","problem":{"name":"anisotropic-bowl"},"optimizers":["sgd"],"lr":1e999,"steps":10}');
+    const m = message(
+      '{"name":"bad","problem":{"name":"anisotropic-bowl"},"optimizers":["sgd"],"lr":1e999,"steps":10}',
+    );
     expectSays(m, ['lr', /Infinity|1e999/]);
   });
 
   it('a non-finite lr (1e999) is refused, naming the field (the value aside)', () => {
-    const m = message('{"name":"bad","problem":{"name":"anisotropic-bowl"},"optimizers":["sgd"],"lr":1e999,"steps":10}');
+    const m = message(
+      '{"name":"bad","problem":{"name":"anisotropic-bowl"},"optimizers":["sgd"],"lr":1e999,"steps":10}',
+    );
     expectSays(m, ['lr']);
-    const inList = message('{"name":"bad","problem":{"name":"anisotropic-bowl"},"optimizers":["sgd"],"lr":[0.1,1e999],"steps":10}');
+    const inList = message(
+      '{"name":"bad","problem":{"name":"anisotropic-bowl"},"optimizers":["sgd"],"lr":[0.1,1e999],"steps":10}',
+    );
     expectSays(inList, ['lr[1]']);
     const inRange = message(
       '{"name":"bad","problem":{"name":"anisotropic-bowl"},"optimizers":["sgd"],"lr":{"distribution":"uniform","min":0.1,"max":1e999},"trials":2,"steps":10}',
@@ -258,7 +296,9 @@ describe('messages name the value, whatever it is', () => {
   });
 
   it('a non-finite lr in a list: the message names the value', () => {
-    const m = message('{"name":"bad","problem":{"name":"anisotropic-bowl"},"optimizers":["sgd"],"lr":[0.1,1e999],"steps":10}');
+    const m = message(
+      '{"name":"bad","problem":{"name":"anisotropic-bowl"},"optimizers":["sgd"],"lr":[0.1,1e999],"steps":10}',
+    );
     expectSays(m, ['lr[1]', /Infinity|1e999/]);
   });
 
@@ -400,7 +440,9 @@ describe('through the CLI: exit 2, one line, nothing written', () => {
   });
 
   it('a non-finite learning rate', async () => {
-    const { config, outDir, out } = setup('{"name":"bad","problem":{"name":"anisotropic-bowl"},"optimizers":["sgd"],"lr":1e999,"steps":10}');
+    const { config, outDir, out } = setup(
+      '{"name":"bad","problem":{"name":"anisotropic-bowl"},"optimizers":["sgd"],"lr":1e999,"steps":10}',
+    );
     await refused([config, '--out', out], [config, 'lr'], outDir);
   });
 

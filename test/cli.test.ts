@@ -4,7 +4,16 @@
  * summary for people; bad input exits 2 with one line on stderr and creates nothing.
  */
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,15 +102,18 @@ describe('a sweep from the command line', () => {
   });
 
   /** `-` is standard output, given as `-o -` or `--out=-` (and see the next test). */
-  it.each([{ out: ['-o', '-'] }, { out: ['--out=-'] }])('$out writes the CSV to stdout and the text for people to stderr', async ({ out }) => {
-    const r = await sweep('configs/grid.json', ...out, '--workers', '1');
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.startsWith('run_id,optimizer,')).toBe(true);
-    expect(rows(r.stdout).length).toBe(32);
-    expect(r.stdout).not.toMatch(/best final_loss|runs in/);
-    expect(bestTable(r.stderr).size).toBe(6);
-    expect(r.stderr).toMatch(/32 runs in .*standard output/);
-  });
+  it.each([{ out: ['-o', '-'] }, { out: ['--out=-'] }])(
+    '$out writes the CSV to stdout and the text for people to stderr',
+    async ({ out }) => {
+      const r = await sweep('configs/grid.json', ...out, '--workers', '1');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.startsWith('run_id,optimizer,')).toBe(true);
+      expect(rows(r.stdout).length).toBe(32);
+      expect(r.stdout).not.toMatch(/best final_loss|runs in/);
+      expect(bestTable(r.stderr).size).toBe(6);
+      expect(r.stderr).toMatch(/32 runs in .*standard output/);
+    },
+  );
 
   // yargs takes a lone "-" as an option's value only when the option requires one.
   it('--out - (a separate argument) writes the CSV to stdout, as the help shows', async () => {
@@ -140,7 +152,15 @@ describe('a sweep from the command line', () => {
         .slice(1)
         .map((line) => line.trim().split(/\s+/)),
     );
-    expect(counts).toEqual({ sgd: '4', momentum: '8', nesterov: '8', adagrad: '4', rmsprop: '4', adam: '4', total: '32' });
+    expect(counts).toEqual({
+      sgd: '4',
+      momentum: '8',
+      nesterov: '8',
+      adagrad: '4',
+      rmsprop: '4',
+      adam: '4',
+      total: '32',
+    });
     expect(r.stdout.split('\n')[0]).toMatch(/^optimizer\s+runs$/);
     expect(readdirSync(dir)).toEqual([]);
   });
@@ -224,7 +244,12 @@ describe('bad input: exit 2, one line on stderr, nothing created', () => {
     {
       why: 'an unknown optimizer',
       args: (out) => [config({ optimizers: ['sgd', 'sgdd'] }), '--out', out],
-      message: [/optimizers\[1\]/, /"sgdd"/, /did you mean "sgd"\?/, ...OPTIMIZER_NAMES.map((n) => new RegExp(`\\b${n}\\b`))],
+      message: [
+        /optimizers\[1\]/,
+        /"sgdd"/,
+        /did you mean "sgd"\?/,
+        ...OPTIMIZER_NAMES.map((n) => new RegExp(`\\b${n}\\b`)),
+      ],
     },
     {
       why: 'a negative lr',
@@ -242,7 +267,11 @@ describe('bad input: exit 2, one line on stderr, nothing created', () => {
       message: [/momentum/, /< 1/, /got 1\b/],
     },
     { why: 'steps 0', args: (out) => [config({ steps: 0 }), '--out', out], message: [/steps/, />= 1/, /got 0/] },
-    { why: 'steps 2.5', args: (out) => [config({ steps: 2.5 }), '--out', out], message: [/steps/, /integer/, /got 2\.5/] },
+    {
+      why: 'steps 2.5',
+      args: (out) => [config({ steps: 2.5 }), '--out', out],
+      message: [/steps/, /integer/, /got 2\.5/],
+    },
     {
       why: 'an unwritable output folder (under a regular file)',
       args: (out) => {
@@ -252,9 +281,17 @@ describe('bad input: exit 2, one line on stderr, nothing created', () => {
       },
       message: [/--out/, /afile/],
     },
-    { why: '--workers 0', args: (out) => ['configs/grid.json', '--workers', '0', '--out', out], message: [/--workers/, /got 0/] },
+    {
+      why: '--workers 0',
+      args: (out) => ['configs/grid.json', '--workers', '0', '--out', out],
+      message: [/--workers/, /got 0/],
+    },
     { why: 'no config at all', args: (out) => ['--out', out], message: [/argument|config/] },
-    { why: 'an unknown option', args: (out) => ['configs/grid.json', '--wokrers', '2', '--out', out], message: [/wokrers/] },
+    {
+      why: 'an unknown option',
+      args: (out) => ['configs/grid.json', '--wokrers', '2', '--out', out],
+      message: [/wokrers/],
+    },
   ];
 
   it.concurrent.each(cases)('$why', async ({ args, message }) => {

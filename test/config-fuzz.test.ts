@@ -68,20 +68,90 @@ const SEEDS: Json[] = [
 
 /** Keys worth adding: real ones in the wrong place, near-misses, and troublemakers. */
 const KEYS = [
-  'lr', 'momentum', 'rho', 'beta1', 'beta2', 'eps', 'weight_decay', 'trials', 'search_seed', 'seeds',
-  'steps', 'name', 'problem', 'optimizers', 'dim', 'start', 'condition', 'distribution', 'min', 'max',
-  'lrr', 'stpes', 'optimiser', '$schema', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '',
-  ' ', 'a\nb', 'tab\there', '\u0000', '=cmd', 'é', '0', '-1',
+  'lr',
+  'momentum',
+  'rho',
+  'beta1',
+  'beta2',
+  'eps',
+  'weight_decay',
+  'trials',
+  'search_seed',
+  'seeds',
+  'steps',
+  'name',
+  'problem',
+  'optimizers',
+  'dim',
+  'start',
+  'condition',
+  'distribution',
+  'min',
+  'max',
+  'lrr',
+  'stpes',
+  'optimiser',
+  '$schema',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  '',
+  ' ',
+  'a\nb',
+  'tab\there',
+  '\u0000',
+  '=cmd',
+  'é',
+  '0',
+  '-1',
 ];
 
 /** Numbers and number-like values that break rules: zero, negative, huge, not a number. */
 const NUMBERISH: Json[] = [
-  0, -0, -1, -0.5, 0.5, 1, 1.5, 2, 1e-320, 1e-9, 1e9, 1e15, 2 ** 53, 1e300, Number.MAX_VALUE, -Number.MAX_VALUE,
-  'NaN', 'Infinity', '-Infinity', '1e999', '0', '-0', '', null, true,
+  0,
+  -0,
+  -1,
+  -0.5,
+  0.5,
+  1,
+  1.5,
+  2,
+  1e-320,
+  1e-9,
+  1e9,
+  1e15,
+  2 ** 53,
+  1e300,
+  Number.MAX_VALUE,
+  -Number.MAX_VALUE,
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1e999',
+  '0',
+  '-0',
+  '',
+  null,
+  true,
 ];
 
 /** Raw tokens put in the text where a number was: some are not JSON at all. */
-const RAW_NUMBERS = ['1e999', '-1e999', 'NaN', 'Infinity', '-0', '0.0', '1e-400', '00', '.5', '+1', '0x10', '1e', '--1'];
+const RAW_NUMBERS = [
+  '1e999',
+  '-1e999',
+  'NaN',
+  'Infinity',
+  '-0',
+  '0.0',
+  '1e-400',
+  '00',
+  '.5',
+  '+1',
+  '0x10',
+  '1e',
+  '--1',
+];
 
 const jsonValue: fc.Arbitrary<Json> = fc.oneof(
   { weight: 3, arbitrary: fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json> },
@@ -182,11 +252,16 @@ function check(text: string): 'plan' | 'error' {
     plan = parseConfig(text, FILE, { maxRuns: MAX_RUNS });
   } catch (e) {
     if (!(e instanceof ConfigError)) {
-      throw new Error(`not a ConfigError: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\nconfig: ${text}`, { cause: e });
+      throw new Error(
+        `not a ConfigError: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\nconfig: ${text}`,
+        { cause: e },
+      );
     }
     const m = e.message;
-    if (!m.startsWith(`${FILE}: `)) throw new Error(`message does not start with the file: ${JSON.stringify(m)}\nconfig: ${text}`, { cause: e });
-    if (/[\r\n\u2028\u2029]/.test(m)) throw new Error(`message is not one line: ${JSON.stringify(m)}\nconfig: ${text}`, { cause: e });
+    if (!m.startsWith(`${FILE}: `))
+      throw new Error(`message does not start with the file: ${JSON.stringify(m)}\nconfig: ${text}`, { cause: e });
+    if (/[\r\n\u2028\u2029]/.test(m))
+      throw new Error(`message is not one line: ${JSON.stringify(m)}\nconfig: ${text}`, { cause: e });
     if (m.length <= FILE.length + 2) throw new Error(`empty message: ${JSON.stringify(m)}`, { cause: e });
     return 'error';
   }
@@ -206,7 +281,8 @@ function checkPlan(plan: Plan, text: string): void {
   const names = new Set(plan.optimizers.map((o) => o.name));
   for (let id = 0; id < plan.total; id++) {
     const spec = specAt(plan, id);
-    if (spec.id !== id || !names.has(spec.optimizer) || !plan.seeds.includes(spec.seed)) fail(`bad spec ${JSON.stringify(spec)}`);
+    if (spec.id !== id || !names.has(spec.optimizer) || !plan.seeds.includes(spec.seed))
+      fail(`bad spec ${JSON.stringify(spec)}`);
     for (const [name, v] of Object.entries(spec.hyper))
       if (typeof v !== 'number' || Number.isNaN(v)) fail(`run ${id}: ${name} is ${v}`);
   }
@@ -214,7 +290,11 @@ function checkPlan(plan: Plan, text: string): void {
   if (def.load || dim * plan.steps > RUN_UPDATES) return;
   for (const id of new Set([0, plan.total - 1])) {
     const spec = specAt(plan, id);
-    const problem = def.create(plan.problem.options, { seed: spec.seed, rng: (label) => rng(spec.seed, label), data: undefined });
+    const problem = def.create(plan.problem.options, {
+      seed: spec.seed,
+      rng: (label) => rng(spec.seed, label),
+      data: undefined,
+    });
     const ws = workspace(new Float64Array(maxMemoryNeeded(dim)), dim, spec.optimizer);
     const r = runOne(spec, problem, ws);
     if (r.status !== 'ok' && r.status !== 'diverged') fail(`run ${id} ended ${r.status}: ${r.error}`);
@@ -291,17 +371,40 @@ describe('fuzzing the config loader', () => {
     const t = tally();
     const chars = fc.oneof(
       fc.string({ unit: 'binary', minLength: 1, maxLength: 4 }),
-      fc.constantFrom('{', '}', '[', ']', ',', ':', '"', '\\', '\n', '-', '0', 'e', '1e999', 'NaN', '//', '/*', '\u0000', '\ufeff'),
+      fc.constantFrom(
+        '{',
+        '}',
+        '[',
+        ']',
+        ',',
+        ':',
+        '"',
+        '\\',
+        '\n',
+        '-',
+        '0',
+        'e',
+        '1e999',
+        'NaN',
+        '//',
+        '/*',
+        '\u0000',
+        '\ufeff',
+      ),
     );
     fc.assert(
-      fc.property(fc.nat(SEEDS.length - 1), fc.array(fc.tuple(fc.nat(), chars), { minLength: 1, maxLength: 3 }), (s, inserts) => {
-        let text = JSON.stringify(SEEDS[s], null, 2);
-        for (const [at, c] of inserts) {
-          const i = at % (text.length + 1);
-          text = text.slice(0, i) + c + text.slice(i);
-        }
-        t.add(check(text));
-      }),
+      fc.property(
+        fc.nat(SEEDS.length - 1),
+        fc.array(fc.tuple(fc.nat(), chars), { minLength: 1, maxLength: 3 }),
+        (s, inserts) => {
+          let text = JSON.stringify(SEEDS[s], null, 2);
+          for (const [at, c] of inserts) {
+            const i = at % (text.length + 1);
+            text = text.slice(0, i) + c + text.slice(i);
+          }
+          t.add(check(text));
+        },
+      ),
       { numRuns: 1500 },
     );
     expect(t.error).toBeGreaterThan(0);

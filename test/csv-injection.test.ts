@@ -54,12 +54,16 @@ describe('record: text cells', () => {
     expect(line.startsWith(`"${text[0]}`)).toBe(false);
   });
 
-  it.each([['ok'], ['Error: boom'], ['worker died: worker exited with code: 1'], [' =leading space'], ['a=b'], ['1-2']])(
-    'a harmless cell is kept as it is: %j',
-    (text) => {
-      expect(readBack(record([text]))).toBe(text);
-    },
-  );
+  it.each([
+    ['ok'],
+    ['Error: boom'],
+    ['worker died: worker exited with code: 1'],
+    [' =leading space'],
+    ['a=b'],
+    ['1-2'],
+  ])('a harmless cell is kept as it is: %j', (text) => {
+    expect(readBack(record([text]))).toBe(text);
+  });
 
   it('guarded cells still quote where CSV needs it and parse back, in every position of a record', () => {
     const cells = ['=a,b', '-"quoted"', '@x\ny', 'plain', '+1'];
@@ -105,7 +109,13 @@ describe('row: a run with a formula-like error and negative metrics', () => {
       metrics: [],
       error: '=cmd|" /C calc"!A0',
     };
-    const ok: RunResult = { status: 'ok', finalLoss: 0.1, bestLoss: 0.05, divergedAt: -1, metrics: [-0.35, -2e-17, 0.36] };
+    const ok: RunResult = {
+      status: 'ok',
+      finalLoss: 0.1,
+      bestLoss: 0.05,
+      divergedAt: -1,
+      metrics: [-0.35, -2e-17, 0.36],
+    };
     const [e, o] = parse(formatHeader(l) + row(plan, l, spec, failed, 1.5) + row(plan, l, spec, ok, 2), {
       columns: true,
     }) as Record<string, string>[];

@@ -29,15 +29,18 @@ afterAll(async () => {
   await Promise.all([one?.close(), two?.close()]);
 });
 
-const plan = (config: object): Plan =>
-  parseConfig(JSON.stringify({ name: 'csv-test', ...config }), 'csv-test.json');
+const plan = (config: object): Plan => parseConfig(JSON.stringify({ name: 'csv-test', ...config }), 'csv-test.json');
 
 function headerOf(p: Plan): string {
   return formatHeader(layout(p));
 }
 
 /** Runs `p` through `runSweep`, returning the CSV (header first) and the summary. */
-async function sweep(p: Plan, executor: PiscinaExecutor, batchSize?: number): Promise<{ csv: string; summary: SweepSummary }> {
+async function sweep(
+  p: Plan,
+  executor: PiscinaExecutor,
+  batchSize?: number,
+): Promise<{ csv: string; summary: SweepSummary }> {
   const chunks: string[] = [];
   const summary = await runSweep(p, { executor, write: (text) => void chunks.push(text), batchSize });
   const written = chunks.join('');
@@ -55,7 +58,16 @@ function withoutColumn(csv: string, column: string): string {
   const lines = csv.split('\n');
   const k = lines[0].split(',').indexOf(column);
   expect(k).toBeGreaterThanOrEqual(0);
-  return lines.map((line) => (line === '' ? line : line.split(',').filter((_, i) => i !== k).join(','))).join('\n');
+  return lines
+    .map((line) =>
+      line === ''
+        ? line
+        : line
+            .split(',')
+            .filter((_, i) => i !== k)
+            .join(','),
+    )
+    .join('\n');
 }
 
 /** A number as JavaScript writes it: optional minus, digits, optional fraction and exponent. */
@@ -92,7 +104,9 @@ describe('a sweep through the thread pool writes the CSV', () => {
     const axes = p.columns as readonly string[];
     for (const column of header) {
       const documented =
-        Object.hasOwn(COLUMN_DOCS, column) || (Object.hasOwn(HYPER, column) && axes.includes(column)) || metrics.includes(column);
+        Object.hasOwn(COLUMN_DOCS, column) ||
+        (Object.hasOwn(HYPER, column) && axes.includes(column)) ||
+        metrics.includes(column);
       expect(documented, column).toBe(true);
     }
     // Every documented fixed column is there (trial only in random search).

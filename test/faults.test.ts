@@ -288,7 +288,6 @@ describe('a worker file that cannot load', () => {
       await notHanging(executor.close(), 'close()');
     }
   });
-
 });
 
 describe('worker threads that cannot be replaced', () => {
@@ -330,7 +329,10 @@ describe('the CLI with a worker file that cannot load', () => {
     cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
     symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'), 'dir');
     for (const dir of ['src', 'workers']) cpSync(join(ROOT, 'dist', dir), join(pkg, 'dist', dir), { recursive: true });
-    writeFileSync(join(pkg, 'dist', 'workers', 'sweep-worker.js'), "import './no-such-module.js';\nexport default () => 0;\n");
+    writeFileSync(
+      join(pkg, 'dist', 'workers', 'sweep-worker.js'),
+      "import './no-such-module.js';\nexport default () => 0;\n",
+    );
     writeFileSync(join(pkg, 'config.json'), CONFIG);
   });
 
@@ -339,7 +341,14 @@ describe('the CLI with a worker file that cannot load', () => {
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
         execFile(
           process.execPath,
-          [join(pkg, 'dist', 'src', 'cli.js'), join(pkg, 'config.json'), '--out', join(pkg, 'out.csv'), '--workers', '2'],
+          [
+            join(pkg, 'dist', 'src', 'cli.js'),
+            join(pkg, 'config.json'),
+            '--out',
+            join(pkg, 'out.csv'),
+            '--workers',
+            '2',
+          ],
           { cwd: pkg },
           (error, _stdout, stderr) => resolve({ code: error ? (error.code as number | null) : 0, stderr }),
         );

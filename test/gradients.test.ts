@@ -29,7 +29,11 @@ const OPTIMUM: Record<string, (i: number) => number> = {
 };
 
 const CASES = ANALYTIC.flatMap((problem) =>
-  (OPTION_SETS[problem] ?? [{}]).map((options) => ({ problem, options, label: `${problem} ${JSON.stringify(options)}` })),
+  (OPTION_SETS[problem] ?? [{}]).map((options) => ({
+    problem,
+    options,
+    label: `${problem} ${JSON.stringify(options)}`,
+  })),
 );
 
 /** The problem's start, then random points around the origin, from a fixed seed. */
@@ -37,7 +41,9 @@ function points(problem: Problem, count: number, seed: number): Float64Array[] {
   const start = new Float64Array(problem.dim);
   problem.init(start);
   const r = rng(seed, 'gradient-points');
-  const random = Array.from({ length: count }, () => Float64Array.from({ length: problem.dim }, () => 4 * r.next() - 2));
+  const random = Array.from({ length: count }, () =>
+    Float64Array.from({ length: problem.dim }, () => 4 * r.next() - 2),
+  );
   return [start, ...random];
 }
 
@@ -69,22 +75,25 @@ describe('problem gradients match central differences', () => {
     expect(ANALYTIC).toEqual(expect.arrayContaining(['anisotropic-bowl', 'rosenbrock', 'quadratic']));
   });
 
-  it.each(CASES)('$label: at the start and 4 random points, relative error < 1e-6', async ({ problem: name, options }) => {
-    const problem = await makeProblem(name, options);
-    const scratch = new Float64Array(problem.dim);
-    const loss = (W: Float64Array): number => problem.lossAndGrad(W, scratch, 0);
-    for (const W of points(problem, 4, problem.dim)) {
-      const g = new Float64Array(problem.dim);
-      const before = W.slice();
-      const f = problem.lossAndGrad(W, g, 0);
-      expect(Number.isFinite(f)).toBe(true);
-      expect([...W]).toEqual([...before]); // the loss reads W, never writes it
-      const fd = centralDifferences(loss, W);
-      expect(relativeError(g, fd)).toBeLessThan(1e-6);
-      for (let i = 0; i < g.length; i++)
-        expect(Math.abs(g[i] - fd[i]), `coordinate ${i}`).toBeLessThan(1e-6 * Math.max(1, Math.abs(fd[i])));
-    }
-  });
+  it.each(CASES)(
+    '$label: at the start and 4 random points, relative error < 1e-6',
+    async ({ problem: name, options }) => {
+      const problem = await makeProblem(name, options);
+      const scratch = new Float64Array(problem.dim);
+      const loss = (W: Float64Array): number => problem.lossAndGrad(W, scratch, 0);
+      for (const W of points(problem, 4, problem.dim)) {
+        const g = new Float64Array(problem.dim);
+        const before = W.slice();
+        const f = problem.lossAndGrad(W, g, 0);
+        expect(Number.isFinite(f)).toBe(true);
+        expect([...W]).toEqual([...before]); // the loss reads W, never writes it
+        const fd = centralDifferences(loss, W);
+        expect(relativeError(g, fd)).toBeLessThan(1e-6);
+        for (let i = 0; i < g.length; i++)
+          expect(Math.abs(g[i] - fd[i]), `coordinate ${i}`).toBeLessThan(1e-6 * Math.max(1, Math.abs(fd[i])));
+      }
+    },
+  );
 
   it.each(CASES)('$label: the gradient is written, not added to what g held', async ({ problem: name, options }) => {
     const problem = await makeProblem(name, options);
@@ -124,29 +133,32 @@ describe('weight decay in the run loop', () => {
   const lambda = 0.1;
   const lr = 0.01;
 
-  it.each(CASES)('$label: one sgd step moves decayed weights by an extra −η·λ·W', async ({ problem: name, options }) => {
-    const problem = await makeProblem(name, options);
-    const W0 = new Float64Array(problem.dim);
-    problem.init(W0);
-    const g0 = new Float64Array(problem.dim);
-    problem.lossAndGrad(W0, g0, 0);
-    const inSpan = new Array<boolean>(problem.dim).fill(false);
-    for (const [start, end] of problem.decayed) {
-      expect(0 <= start && start < end && end <= problem.dim).toBe(true);
-      for (let i = start; i < end; i++) inSpan[i] = true;
-    }
+  it.each(CASES)(
+    '$label: one sgd step moves decayed weights by an extra −η·λ·W',
+    async ({ problem: name, options }) => {
+      const problem = await makeProblem(name, options);
+      const W0 = new Float64Array(problem.dim);
+      problem.init(W0);
+      const g0 = new Float64Array(problem.dim);
+      problem.lossAndGrad(W0, g0, 0);
+      const inSpan = new Array<boolean>(problem.dim).fill(false);
+      for (const [start, end] of problem.decayed) {
+        expect(0 <= start && start < end && end <= problem.dim).toBe(true);
+        for (let i = start; i < end; i++) inSpan[i] = true;
+      }
 
-    const plain = runHere(spec('sgd', 1, { lr }), await makeProblem(name, options));
-    const decayed = runHere(spec('sgd', 1, { lr }, lambda), await makeProblem(name, options));
-    for (let i = 0; i < problem.dim; i++) {
-      // W₁ = W₀ − η·(g + λ·W₀) on decayed coordinates, W₀ − η·g elsewhere.
-      const expected = W0[i] - lr * (g0[i] + (inSpan[i] ? lambda * W0[i] : 0));
-      expect(Math.abs(decayed.W[i] - expected)).toBeLessThanOrEqual(1e-15 * Math.max(1, Math.abs(expected)));
-      const extra = decayed.W[i] - plain.W[i];
-      const analytic = inSpan[i] ? -lr * lambda * W0[i] : 0;
-      expect(Math.abs(extra - analytic)).toBeLessThanOrEqual(1e-14 * Math.max(1, Math.abs(W0[i])));
-    }
-  });
+      const plain = runHere(spec('sgd', 1, { lr }), await makeProblem(name, options));
+      const decayed = runHere(spec('sgd', 1, { lr }, lambda), await makeProblem(name, options));
+      for (let i = 0; i < problem.dim; i++) {
+        // W₁ = W₀ − η·(g + λ·W₀) on decayed coordinates, W₀ − η·g elsewhere.
+        const expected = W0[i] - lr * (g0[i] + (inSpan[i] ? lambda * W0[i] : 0));
+        expect(Math.abs(decayed.W[i] - expected)).toBeLessThanOrEqual(1e-15 * Math.max(1, Math.abs(expected)));
+        const extra = decayed.W[i] - plain.W[i];
+        const analytic = inSpan[i] ? -lr * lambda * W0[i] : 0;
+        expect(Math.abs(extra - analytic)).toBeLessThanOrEqual(1e-14 * Math.max(1, Math.abs(W0[i])));
+      }
+    },
+  );
 
   it.each(CASES)('$label: the loss gains ½·λ·ΣW² at the start', async ({ problem: name, options }) => {
     const problem = await makeProblem(name, options);
@@ -163,16 +175,20 @@ describe('weight decay in the run loop', () => {
 
   // The run loop's decayed loss and the gradient it steps along agree: the gradient
   // is read off one sgd step with η = 1 (W₁ = W₀ − g), the loss off runs of 0 steps.
-  it.each(CASES)('$label: the decayed loss and its gradient agree (central differences)', async ({ problem: name, options }) => {
-    const problem = await makeProblem(name, options);
-    const hyper = { ...defaultHyper('sgd'), lr: 1 };
-    for (const W0 of points(problem, 2, 99)) {
-      const stepped = runHere(spec('sgd', 1, hyper, lambda), startingAt(problem, W0)).W;
-      const g = W0.map((w, i) => w - stepped[i]);
-      const loss = (W: Float64Array): number => runHere(spec('sgd', 0, hyper, lambda), startingAt(problem, W)).result.finalLoss;
-      expect(relativeError(g, centralDifferences(loss, W0))).toBeLessThan(1e-6);
-    }
-  });
+  it.each(CASES)(
+    '$label: the decayed loss and its gradient agree (central differences)',
+    async ({ problem: name, options }) => {
+      const problem = await makeProblem(name, options);
+      const hyper = { ...defaultHyper('sgd'), lr: 1 };
+      for (const W0 of points(problem, 2, 99)) {
+        const stepped = runHere(spec('sgd', 1, hyper, lambda), startingAt(problem, W0)).W;
+        const g = W0.map((w, i) => w - stepped[i]);
+        const loss = (W: Float64Array): number =>
+          runHere(spec('sgd', 0, hyper, lambda), startingAt(problem, W)).result.finalLoss;
+        expect(relativeError(g, centralDifferences(loss, W0))).toBeLessThan(1e-6);
+      }
+    },
+  );
 
   it('decays only the spans a problem names (a problem with biases)', () => {
     // f(W) = Σ cᵢ·Wᵢ: a constant gradient c. Coordinates 1, 2 and 4 are "weights".

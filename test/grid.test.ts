@@ -130,7 +130,9 @@ describe('per-optimizer values', () => {
     const specs = expand(plan).filter((s) => s.optimizer === optimizer);
     expect(specs.length).toBe(runs);
     expect(counts(plan)[optimizer]).toBe(runs);
-    expect(specs.map((s) => Object.fromEntries(Object.keys(values[0]).map((k) => [k, s.hyper[k as 'lr']])))).toEqual(values);
+    expect(specs.map((s) => Object.fromEntries(Object.keys(values[0]).map((k) => [k, s.hyper[k as 'lr']])))).toEqual(
+      values,
+    );
   });
 
   it('totals the per-optimizer counts', () => {
@@ -251,7 +253,11 @@ describe('random search', () => {
     const mean = logs.reduce((a, b) => a + b, 0) / logs.length;
     // 50 draws of U(−6, −2): mean −4, standard error 1.15/√50 ≈ 0.16.
     expect(Math.abs(mean + 4)).toBeLessThan(0.65);
-    for (const decade of [-6, -5, -4, -3]) expect(logs.some((x) => x >= decade && x < decade + 1), `decade ${decade}`).toBe(true);
+    for (const decade of [-6, -5, -4, -3])
+      expect(
+        logs.some((x) => x >= decade && x < decade + 1),
+        `decade ${decade}`,
+      ).toBe(true);
   });
 
   it('gives the same values on every parse', () => {
@@ -320,7 +326,8 @@ describe('random search', () => {
     const specs = expand(plan);
     expect(new Set(specs.map(combination)).size).toBe(90);
     // Within one trial, every grid point and seed sees the trial's value.
-    for (let t = 0; t < 10; t++) expect(new Set(specs.filter((s) => s.trial === t).map((s) => s.hyper.lr)).size).toBe(1);
+    for (let t = 0; t < 10; t++)
+      expect(new Set(specs.filter((s) => s.trial === t).map((s) => s.hyper.lr)).size).toBe(1);
   });
 });
 
@@ -329,7 +336,11 @@ describe('configs the grid refuses', () => {
     { why: 'a repeated grid value', config: { optimizers: ['sgd'], lr: [0.1, 0.1] }, message: /lr\[1\].*repeats/ },
     { why: 'a repeated seed', config: { optimizers: ['sgd'], seeds: [1, 1] }, message: /seeds\[1\].*repeats/ },
     { why: 'a repeated optimizer', config: { optimizers: ['sgd', 'sgd'] }, message: /optimizers\[1\].*repeats "sgd"/ },
-    { why: 'an axis no optimizer uses', config: { optimizers: ['sgd'], rho: [0.9] }, message: /rho applies to no optimizer/ },
+    {
+      why: 'an axis no optimizer uses',
+      config: { optimizers: ['sgd'], rho: [0.9] },
+      message: /rho applies to no optimizer/,
+    },
     {
       why: 'a per-optimizer axis it does not take',
       config: { optimizers: [{ name: 'sgd', momentum: 0.5 }] },
@@ -340,7 +351,11 @@ describe('configs the grid refuses', () => {
       config: { optimizers: ['sgd'], lr: { distribution: 'uniform', min: 0.1, max: 1 } },
       message: /trials is required/,
     },
-    { why: 'trials without a distribution', config: { optimizers: ['sgd'], trials: 3 }, message: /trials needs an axis/ },
+    {
+      why: 'trials without a distribution',
+      config: { optimizers: ['sgd'], trials: 3 },
+      message: /trials needs an axis/,
+    },
     {
       why: 'max not above min',
       config: { optimizers: ['sgd'], lr: { distribution: 'uniform', min: 0.1, max: 0.1 }, trials: 2 },

@@ -21,7 +21,12 @@ export async function makeProblem(name: string, options: Record<string, unknown>
   return def.create(resolved, { seed, rng: (label) => rng(seed, label), data });
 }
 
-export function spec(optimizer: OptimizerName, steps: number, overrides: Partial<RunSpec['hyper']> = {}, weightDecay = 0): RunSpec {
+export function spec(
+  optimizer: OptimizerName,
+  steps: number,
+  overrides: Partial<RunSpec['hyper']> = {},
+  weightDecay = 0,
+): RunSpec {
   return {
     id: 0,
     optimizer,

@@ -141,9 +141,13 @@ describe('optimizer kernels check their arguments', () => {
 
   it('rejects a view over another buffer', () => {
     heap.reset();
-    expect(() => update(new Float64Array(4), heap.f64(4), state(4), h)).toThrow(/W is not a view over the kernels' WebAssembly.Memory/);
+    expect(() => update(new Float64Array(4), heap.f64(4), state(4), h)).toThrow(
+      /W is not a view over the kernels' WebAssembly.Memory/,
+    );
     const other = createSharedMemory(64);
-    expect(() => update(heap.f64(4), new Float64Array(other.buffer, KERNEL_HEAP_BASE, 4), state(4), h)).toThrow(/g is not a view/);
+    expect(() => update(heap.f64(4), new Float64Array(other.buffer, KERNEL_HEAP_BASE, 4), state(4), h)).toThrow(
+      /g is not a view/,
+    );
   });
 
   it('rejects arrays below the heap base, of different lengths, or overlapping', () => {
@@ -153,7 +157,9 @@ describe('optimizer kernels check their arguments', () => {
     expect(() => update(heap.f64(4), heap.f64(5), state(4), h)).toThrow(/g has 5 elements, W has 4/);
     const W = heap.f64(4);
     expect(() => update(W, heap.f64(4), { arrays: [W, heap.f64(4)], count: 0 }, h)).toThrow(/W and m overlap/);
-    expect(() => update(heap.f64(4), heap.f64(4), { arrays: [heap.f64(4)], count: 0 }, h)).toThrow(/expected 2 state arrays/);
+    expect(() => update(heap.f64(4), heap.f64(4), { arrays: [heap.f64(4)], count: 0 }, h)).toThrow(
+      /expected 2 state arrays/,
+    );
     expect(() => optimizerKernel('lion' as 'adam', memory)).toThrow(/no kernel for optimizer "lion"/);
   });
 
@@ -170,7 +176,9 @@ describe('optimizer kernels check their arguments', () => {
   });
 
   it('rejects a memory that is not shared', () => {
-    const plain = new (globalThis as unknown as { WebAssembly: { Memory: new (d: object) => KernelMemory } }).WebAssembly.Memory({
+    const plain = new (
+      globalThis as unknown as { WebAssembly: { Memory: new (d: object) => KernelMemory } }
+    ).WebAssembly.Memory({
       initial: 2,
     });
     expect(() => optimizerKernel('sgd', plain)).toThrow(/must be shared/);
@@ -269,12 +277,13 @@ describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
   /** Rounds to the precision, as every result of a kernel is rounded. */
   const round = precision === 'f32' ? Math.fround : (x: number) => x;
 
-  const shapes = [...MLP_SHAPES, ...randomShapes(rng(7, `shapes-${precision}`), 60), ['nn', 5, 6, 0], ['nt', 3, 5, 0], ['tn', 0, 4, 3]] as [
-    Op,
-    number,
-    number,
-    number,
-  ][];
+  const shapes = [
+    ...MLP_SHAPES,
+    ...randomShapes(rng(7, `shapes-${precision}`), 60),
+    ['nn', 5, 6, 0],
+    ['nt', 3, 5, 0],
+    ['tn', 0, 4, 3],
+  ] as [Op, number, number, number][];
 
   /** Runs `op` (or its sparse form) on random inputs with guards around C and the
    * scratch, and checks it against the references. */
@@ -298,7 +307,8 @@ describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
         C0.set(C);
       }
       if (op === 'nt') kernels.nt(M, N, K, A.byteOffset, B.byteOffset, C.byteOffset, accumulate);
-      else if (sparse) kernels[`${op}Sparse`](M, N, K, A.byteOffset, B.byteOffset, C.byteOffset, accumulate, work.byteOffset);
+      else if (sparse)
+        kernels[`${op}Sparse`](M, N, K, A.byteOffset, B.byteOffset, C.byteOffset, accumulate, work.byteOffset);
       else kernels[op](M, N, K, A.byteOffset, B.byteOffset, C.byteOffset, accumulate);
       const expected = reference(op, M, N, K, A, B, round, C0);
       let worst = 0;
@@ -309,7 +319,8 @@ describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
       }
       expect(worst, `accumulate=${accumulate}`).toBeLessThan(TOLERANCE[precision]);
       // nn and tn add the products in k order: the naive loop, bit for bit.
-      if (op !== 'nt') expect(firstBitDifference(Float64Array.from(C), expected.naive), `accumulate=${accumulate}`).toBe(-1);
+      if (op !== 'nt')
+        expect(firstBitDifference(Float64Array.from(C), expected.naive), `accumulate=${accumulate}`).toBe(-1);
       expect([...padded.subarray(0, GUARD), ...padded.subarray(GUARD + M * N)].every((v) => v === SENTINEL)).toBe(true);
       const workEnd = Math.ceil(workBytes / 8);
       expect(work.subarray(workEnd).every((v) => v === SENTINEL)).toBe(true);
@@ -421,9 +432,15 @@ describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
   });
 
   it('rejects pointers below the heap base or misaligned', () => {
-    expect(() => kernels.nn(2, 2, 2, 0, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE + 64)).toThrow(/pointers must be byte offsets/);
-    expect(() => kernels.nt(2, 2, 2, KERNEL_HEAP_BASE + 2, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE + 64)).toThrow(/multiples of/);
-    expect(() => kernels.tn(-1, 2, 2, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE)).toThrow(/sizes must be integers/);
+    expect(() => kernels.nn(2, 2, 2, 0, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE + 64)).toThrow(
+      /pointers must be byte offsets/,
+    );
+    expect(() => kernels.nt(2, 2, 2, KERNEL_HEAP_BASE + 2, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE + 64)).toThrow(
+      /multiples of/,
+    );
+    expect(() => kernels.tn(-1, 2, 2, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE)).toThrow(
+      /sizes must be integers/,
+    );
   });
 });
 

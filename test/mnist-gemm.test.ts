@@ -144,7 +144,9 @@ describe('the kernel network equals the plain-JS reference network', () => {
         // The forward pass alone, over the whole capacity (as evaluation runs it).
         net.forward(W, capacity);
         reference.forward(W, capacity);
-        expect(Math.abs(net.lossSum(capacity) - reference.lossSum(capacity)) / reference.lossSum(capacity)).toBeLessThan(1e-12);
+        expect(
+          Math.abs(net.lossSum(capacity) - reference.lossSum(capacity)) / reference.lossSum(capacity),
+        ).toBeLessThan(1e-12);
         expect(net.correct(capacity)).toBe(reference.correct(capacity));
       }
     }
@@ -155,7 +157,12 @@ describe('the kernel network equals the plain-JS reference network', () => {
     const sizes = [784, 100, 100, 100, 100, 10];
     const rows = 128;
     const { dim, layers } = layout(sizes);
-    const shape: Shape = { sizes, capacity: rows, backwardRows: rows, products: defaultProducts(layers.length, 'relu') };
+    const shape: Shape = {
+      sizes,
+      capacity: rows,
+      backwardRows: rows,
+      products: defaultProducts(layers.length, 'relu'),
+    };
     const arena = Arena.create(arenaBytes(dim, dim, ...scratchLengths(shape, sparseWorkBytes)));
     const W = arena.f64(dim);
     const g = arena.f64(dim);

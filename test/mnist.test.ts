@@ -70,7 +70,7 @@ function run(
 }
 
 describe('options', () => {
-  it('defaults to the book\'s network', () => {
+  it("defaults to the book's network", () => {
     const o = mnistMlp.resolve({});
     expect(o).toEqual({
       hidden: [100, 100, 100, 100],
@@ -117,10 +117,15 @@ describe('options', () => {
   it('reaches configs through the schema and the loader', () => {
     const config = (problem: object) =>
       JSON.stringify({ name: 'c', problem: { name: 'mnist-mlp', ...problem }, optimizers: ['sgd'], steps: 10 });
-    const plan = parseConfig(config({ hidden: [100, 100, 100, 100, 100, 100], batch_size: 100, train_samples: 500, validation: 0.2 }), 'c.json');
+    const plan = parseConfig(
+      config({ hidden: [100, 100, 100, 100, 100, 100], batch_size: 100, train_samples: 500, validation: 0.2 }),
+      'c.json',
+    );
     expect(plan.problem.options).toMatchObject({ train_samples: 500, validation: 0.2, init: 'he' });
     expect(() => parseConfig(config({ train_samples: 500, validation: 0.001 }), 'c.json')).toThrow(ConfigError);
-    expect(() => parseConfig(config({ train_samples: 500, validation: 0.001 }), 'c.json')).toThrow(/problem\.validation/);
+    expect(() => parseConfig(config({ train_samples: 500, validation: 0.001 }), 'c.json')).toThrow(
+      /problem\.validation/,
+    );
     expect(() => parseConfig(config({ activation: 'tanh' }), 'c.json')).toThrow(ConfigError);
   });
 });
@@ -186,38 +191,41 @@ describe('gradient', () => {
     };
   }
 
-  it.each(['relu', 'sigmoid'])('matches central differences for every parameter, %s, with weight decay', (activation) => {
-    const p = create({ hidden: [5, 4], batch_size: 3, activation }, 11);
-    const r = rng(11, 'gradient-check');
-    // A generic point, nonzero biases too.
-    const W0 = new Float64Array(p.dim);
-    for (let i = 0; i < p.dim; i++) W0[i] = 0.05 * r.normal();
-    const samples = [17, 4242, 7999];
-    const { result, ws } = run('sgd', 0, p, onFixedBatch(p, W0, samples), LAMBDA);
-    const g = ws.g.slice();
-    const lossAt = (W: Float64Array) => run('sgd', 0, p, onFixedBatch(p, W, samples), LAMBDA).result.finalLoss;
-    expect(result.finalLoss).toBeCloseTo(lossAt(W0), 14);
+  it.each(['relu', 'sigmoid'])(
+    'matches central differences for every parameter, %s, with weight decay',
+    (activation) => {
+      const p = create({ hidden: [5, 4], batch_size: 3, activation }, 11);
+      const r = rng(11, 'gradient-check');
+      // A generic point, nonzero biases too.
+      const W0 = new Float64Array(p.dim);
+      for (let i = 0; i < p.dim; i++) W0[i] = 0.05 * r.normal();
+      const samples = [17, 4242, 7999];
+      const { result, ws } = run('sgd', 0, p, onFixedBatch(p, W0, samples), LAMBDA);
+      const g = ws.g.slice();
+      const lossAt = (W: Float64Array) => run('sgd', 0, p, onFixedBatch(p, W, samples), LAMBDA).result.finalLoss;
+      expect(result.finalLoss).toBeCloseTo(lossAt(W0), 14);
 
-    const W = W0.slice();
-    let worst = 0;
-    for (let i = 0; i < p.dim; i++) {
-      W[i] = W0[i] + H;
-      const up = lossAt(W);
-      W[i] = W0[i] - H;
-      const down = lossAt(W);
-      W[i] = W0[i];
-      const numeric = (up - down) / (2 * H);
-      // Backprop omits the log guard δ = 1e-7 (as the book does): per sample a
-      // relative difference of δ/P, about 1e-6 at this point (small weights, no
-      // confident predictions), so 1e-5 relative; 1e-8 absolute covers rounding.
-      const err = Math.abs(g[i] - numeric) / (1e-5 * Math.abs(numeric) + 1e-8);
-      worst = Math.max(worst, err);
-      if (err > 1) expect.fail(`parameter ${i}: backprop ${g[i]}, central difference ${numeric}`);
-    }
-    expect(worst).toBeLessThanOrEqual(1);
-    // The check saw real gradients, decay included, not zeros.
-    expect(g.filter((v) => Math.abs(v) > 1e-4).length).toBeGreaterThan(p.dim / 4);
-  });
+      const W = W0.slice();
+      let worst = 0;
+      for (let i = 0; i < p.dim; i++) {
+        W[i] = W0[i] + H;
+        const up = lossAt(W);
+        W[i] = W0[i] - H;
+        const down = lossAt(W);
+        W[i] = W0[i];
+        const numeric = (up - down) / (2 * H);
+        // Backprop omits the log guard δ = 1e-7 (as the book does): per sample a
+        // relative difference of δ/P, about 1e-6 at this point (small weights, no
+        // confident predictions), so 1e-5 relative; 1e-8 absolute covers rounding.
+        const err = Math.abs(g[i] - numeric) / (1e-5 * Math.abs(numeric) + 1e-8);
+        worst = Math.max(worst, err);
+        if (err > 1) expect.fail(`parameter ${i}: backprop ${g[i]}, central difference ${numeric}`);
+      }
+      expect(worst).toBeLessThanOrEqual(1);
+      // The check saw real gradients, decay included, not zeros.
+      expect(g.filter((v) => Math.abs(v) > 1e-4).length).toBeGreaterThan(p.dim / 4);
+    },
+  );
 
   it.each([NaN, Infinity, -Infinity])('is NaN at a %s parameter anywhere, even one only zero pixels reach', (bad) => {
     const p = create({ hidden: [5, 4] });
@@ -259,7 +267,7 @@ describe('memory', () => {
     { hidden: [7, 3], activation: 'sigmoid' },
     { hidden: [100, 100, 100, 100, 100, 100], batch_size: 100, train_samples: 500, validation: 0.2 },
     { hidden: [9], batch_size: 300 }, // a minibatch larger than the evaluation chunk
-  ])('takes exactly runBytes of the run\'s arena, workspace and scratch: %j', (options) => {
+  ])("takes exactly runBytes of the run's arena, workspace and scratch: %j", (options) => {
     const p = create(options);
     const { arena } = arenas.get(p)!;
     expect(arena.mark() - KERNEL_HEAP_BASE).toBe(runBytes({ name: 'mnist-mlp', options: mnistMlp.resolve(options) }));
@@ -390,7 +398,8 @@ describe('data', () => {
     expect(Array.from(order).sort((x, y) => x - y)).toEqual(Array.from(order, (_, i) => i));
     // By content too (the source has no duplicate images).
     const bytes = new Uint8Array(data.images);
-    const key = (s: number) => Buffer.from(bytes.subarray(s * IMAGE_SIZE * 4, (s + 1) * IMAGE_SIZE * 4)).toString('base64');
+    const key = (s: number) =>
+      Buffer.from(bytes.subarray(s * IMAGE_SIZE * 4, (s + 1) * IMAGE_SIZE * 4)).toString('base64');
     const train = new Set(Array.from({ length: data.train }, (_, s) => key(s)));
     for (let s = data.train; s < data.train + data.test; s++) expect(train.has(key(s))).toBe(false);
 
@@ -447,7 +456,7 @@ describe('data', () => {
     expect(source).toBe(TOTAL_SAMPLES);
   });
 
-  it('reads numbers by JSON\'s grammar, whitespace allowed, and refuses anything else', () => {
+  it("reads numbers by JSON's grammar, whitespace allowed, and refuses anything else", () => {
     const read = (text: string) => {
       const values: number[] = [];
       parsePixels(Buffer.from(text, 'latin1'), 'x.json', (v) => values.push(v));
@@ -505,7 +514,7 @@ describe('data', () => {
   });
 });
 
-describe('training (the shape of the book\'s figure)', () => {
+describe("training (the shape of the book's figure)", () => {
   it('learns with every book optimizer, and sgd ends worst', () => {
     const STEPS = 300;
     const final: Record<string, number[]> = {};

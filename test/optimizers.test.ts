@@ -33,7 +33,11 @@ function freshState(optimizer: OptimizerName, dim: number): OptState {
 
 /** The run loop written out by hand: `steps` updates from the problem's start, with
  * `step(W, g, t)` doing update t (t = 0, 1, …). Returns the final parameters. */
-function handLoop(problem: Problem, steps: number, step: (W: Float64Array, g: Float64Array, t: number) => void): Float64Array {
+function handLoop(
+  problem: Problem,
+  steps: number,
+  step: (W: Float64Array, g: Float64Array, t: number) => void,
+): Float64Array {
   const W = new Float64Array(problem.dim);
   const g = new Float64Array(problem.dim);
   problem.init(W);
@@ -108,7 +112,8 @@ const CROSS = PROBLEM_CASES.flatMap((c) =>
 describe('every optimizer converges on every analytic problem', () => {
   it('the table covers every optimizer and problem case', () => {
     expect(Object.keys(CONVERGENCE)).toEqual(PROBLEM_CASES.map(label));
-    for (const c of PROBLEM_CASES) expect(Object.keys(CONVERGENCE[label(c)]).sort()).toEqual([...OPTIMIZER_NAMES].sort());
+    for (const c of PROBLEM_CASES)
+      expect(Object.keys(CONVERGENCE[label(c)]).sort()).toEqual([...OPTIMIZER_NAMES].sort());
   });
 
   it.each(CROSS)('$optimizer on $problem: lr $lr, $steps steps, loss < $below', async (row) => {
@@ -137,19 +142,23 @@ describe('identities', () => {
   // momentum: v ← 0·v − η·g = −(η·g) exactly (0·v is ±0 for finite v, and ±0 − x = −x);
   // then W + (−(η·g)) is the same IEEE operation as sgd's W − η·g. So bit for bit.
   // nesterov: α² = 0 and (1 + α)·η = η exactly, so W += 0·v − η·g is again W − η·g.
-  it.each(
-    IDENTITY_CASES.flatMap((c) => (['momentum', 'nesterov'] as const).map((optimizer) => ({ ...c, optimizer }))),
-  )('$optimizer with α = 0 is sgd bit for bit on $problem ($steps steps)', async (c) => {
-    const base = runHere(spec('sgd', c.steps, { lr: c.lr }), await makeProblem(c.problem, { ...c.options }));
-    const zero = runHere(spec(c.optimizer, c.steps, { lr: c.lr, momentum: 0 }), await makeProblem(c.problem, { ...c.options }));
-    expect(firstBitDifference(zero.W, base.W)).toBe(-1);
-    expect(Object.is(zero.result.finalLoss, base.result.finalLoss)).toBe(true);
-    expect(Object.is(zero.result.bestLoss, base.result.bestLoss)).toBe(true);
-    // ...and not because nothing moved.
-    const start = new Float64Array(zero.W.length);
-    (await makeProblem(c.problem, { ...c.options })).init(start);
-    expect(firstBitDifference(zero.W, start)).not.toBe(-1);
-  });
+  it.each(IDENTITY_CASES.flatMap((c) => (['momentum', 'nesterov'] as const).map((optimizer) => ({ ...c, optimizer }))))(
+    '$optimizer with α = 0 is sgd bit for bit on $problem ($steps steps)',
+    async (c) => {
+      const base = runHere(spec('sgd', c.steps, { lr: c.lr }), await makeProblem(c.problem, { ...c.options }));
+      const zero = runHere(
+        spec(c.optimizer, c.steps, { lr: c.lr, momentum: 0 }),
+        await makeProblem(c.problem, { ...c.options }),
+      );
+      expect(firstBitDifference(zero.W, base.W)).toBe(-1);
+      expect(Object.is(zero.result.finalLoss, base.result.finalLoss)).toBe(true);
+      expect(Object.is(zero.result.bestLoss, base.result.bestLoss)).toBe(true);
+      // ...and not because nothing moved.
+      const start = new Float64Array(zero.W.length);
+      (await makeProblem(c.problem, { ...c.options })).init(start);
+      expect(firstBitDifference(zero.W, start)).not.toBe(-1);
+    },
+  );
 
   // With ρ = 0, h ← 0·h + 1·g⊙g = g⊙g exactly, whatever h was: RMSprop forgets its
   // state, and every step is AdaGrad's first step (h = 0 + g⊙g), W ← W − η·g/(|g| + ε).
@@ -158,7 +167,9 @@ describe('identities', () => {
     const { result, W } = runHere(spec('rmsprop', c.steps, hyper), await makeProblem(c.problem, { ...c.options }));
     expect(result.status).toBe('ok');
     const problem = await makeProblem(c.problem, { ...c.options });
-    const byHand = handLoop(problem, c.steps, (W, g) => OPTIMIZERS.adagrad.update(W, g, freshState('adagrad', W.length), hyper));
+    const byHand = handLoop(problem, c.steps, (W, g) =>
+      OPTIMIZERS.adagrad.update(W, g, freshState('adagrad', W.length), hyper),
+    );
     expect(firstBitDifference(W, byHand)).toBe(-1);
   });
 
@@ -168,7 +179,10 @@ describe('identities', () => {
   // write the same averages as different expressions (v + (1−β₂)(g² − v) vs ρh + (1−ρ)g²).
   it.each(IDENTITY_CASES)('adam with β₁ = 0 is rmsprop with rate η·√(1 − ρᵗ) ($problem)', async (c) => {
     const beta2 = 0.99;
-    const adamRun = runHere(spec('adam', c.steps, { lr: c.lr, beta1: 0, beta2 }), await makeProblem(c.problem, { ...c.options }));
+    const adamRun = runHere(
+      spec('adam', c.steps, { lr: c.lr, beta1: 0, beta2 }),
+      await makeProblem(c.problem, { ...c.options }),
+    );
     expect(adamRun.result.status).toBe('ok');
     const problem = await makeProblem(c.problem, { ...c.options });
     const state = freshState('rmsprop', problem.dim);
@@ -263,7 +277,10 @@ describe('state persists across steps', () => {
     // h_n = (1 − ρⁿ)·g²
     rmsprop: ({ rho }) => [[...g].map((gi) => (1 - rho ** n) * gi * gi)],
     // m_n = (1 − β₁ⁿ)·g, v_n = (1 − β₂ⁿ)·g²
-    adam: ({ beta1, beta2 }) => [[...g].map((gi) => (1 - beta1 ** n) * gi), [...g].map((gi) => (1 - beta2 ** n) * gi * gi)],
+    adam: ({ beta1, beta2 }) => [
+      [...g].map((gi) => (1 - beta1 ** n) * gi),
+      [...g].map((gi) => (1 - beta2 ** n) * gi * gi),
+    ],
   };
 
   it.each(OPTIMIZER_NAMES)('%s: count and state after 25 updates with a constant gradient', (name) => {
@@ -284,16 +301,19 @@ describe('state persists across steps', () => {
 
   // The run loop must keep one state for the whole run: the same updates, applied by
   // hand with one persistent state, give the same parameters bit for bit.
-  it.each(OPTIMIZER_NAMES)('%s: runOne keeps its state across the run (matches a hand loop bit for bit)', async (name) => {
-    const options = { dim: 5 };
-    const steps = 300;
-    const hyper = { ...defaultHyper(name), lr: name === 'adagrad' ? 0.1 : 0.001 };
-    const { result, W } = runHere(spec(name, steps, hyper), await makeProblem('rosenbrock', options));
-    expect(result.status).toBe('ok');
-    const problem = await makeProblem('rosenbrock', options);
-    const state = freshState(name, problem.dim);
-    const byHand = handLoop(problem, steps, (W, g) => OPTIMIZERS[name].update(W, g, state, hyper));
-    expect(state.count).toBe(steps);
-    expect(firstBitDifference(W, byHand)).toBe(-1);
-  });
+  it.each(OPTIMIZER_NAMES)(
+    '%s: runOne keeps its state across the run (matches a hand loop bit for bit)',
+    async (name) => {
+      const options = { dim: 5 };
+      const steps = 300;
+      const hyper = { ...defaultHyper(name), lr: name === 'adagrad' ? 0.1 : 0.001 };
+      const { result, W } = runHere(spec(name, steps, hyper), await makeProblem('rosenbrock', options));
+      expect(result.status).toBe('ok');
+      const problem = await makeProblem('rosenbrock', options);
+      const state = freshState(name, problem.dim);
+      const byHand = handLoop(problem, steps, (W, g) => OPTIMIZERS[name].update(W, g, state, hyper));
+      expect(state.count).toBe(steps);
+      expect(firstBitDifference(W, byHand)).toBe(-1);
+    },
+  );
 });

@@ -19,11 +19,17 @@ describe('anisotropic bowl matches the book', () => {
   it.each(rows)('$optimizer lr=$lr momentum=$momentum steps=$steps', async (row) => {
     if (!isOptimizerName(row.optimizer)) throw new Error(`unknown optimizer ${row.optimizer}`);
     const overrides = { lr: Number(row.lr), ...(row.momentum ? { momentum: Number(row.momentum) } : {}) };
-    const { result, W } = runHere(spec(row.optimizer, Number(row.steps), overrides), await makeProblem('anisotropic-bowl'));
+    const { result, W } = runHere(
+      spec(row.optimizer, Number(row.steps), overrides),
+      await makeProblem('anisotropic-bowl'),
+    );
     expect(result.status).toBe('ok');
     expect(relErr(result.finalLoss, Number(row.loss))).toBeLessThan(1e-12);
     // Coordinates too, where they are not rounding noise around zero.
-    for (const [k, ref] of [[0, Number(row.x)], [1, Number(row.y)]] as const) {
+    for (const [k, ref] of [
+      [0, Number(row.x)],
+      [1, Number(row.y)],
+    ] as const) {
       if (Math.abs(ref) > 1e-6) expect(relErr(W[k], ref)).toBeLessThan(1e-12);
       else expect(Math.abs(W[k] - ref)).toBeLessThan(1e-12);
     }

@@ -59,7 +59,10 @@ interface Child {
 }
 
 function start(args: string[]): Child {
-  const child = spawn(process.execPath, [CLI, ...args, '--no-progress'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args, '--no-progress'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   let done = false;
@@ -179,7 +182,11 @@ async function interruptAndResume(label: string, how: Interrupt, atRows: number)
   await waitFor(`${atRows} rows`, () => rowsIn(out) >= atRows, child.exited);
   if (how === 'SIGINT twice') {
     child.kill('SIGINT');
-    await waitFor('the first SIGINT to be taken', () => child.stderr().includes('finishing the runs in progress'), child.exited);
+    await waitFor(
+      'the first SIGINT to be taken',
+      () => child.stderr().includes('finishing the runs in progress'),
+      child.exited,
+    );
     child.kill('SIGINT');
   } else child.kill(how);
   const stopped = await child.exit;
@@ -237,7 +244,8 @@ describe('interrupted, then resumed to completion, equals the uninterrupted CSV'
   /** Late, with runs enough left that stopping still leaves some undone (4 are in flight). */
   const LATE = BIG_RUNS - 12;
 
-  it('SIGINT after the first rows: exit 130, how to resume on stderr', () => interruptAndResume('sigint-early', 'SIGINT', EARLY));
+  it('SIGINT after the first rows: exit 130, how to resume on stderr', () =>
+    interruptAndResume('sigint-early', 'SIGINT', EARLY));
   it('SIGINT in the middle', () => interruptAndResume('sigint-middle', 'SIGINT', MIDDLE));
   it('SIGINT near the end', () => interruptAndResume('sigint-late', 'SIGINT', LATE));
   it('SIGTERM in the middle: exit 143', () => interruptAndResume('sigterm-middle', 'SIGTERM', MIDDLE));

@@ -73,7 +73,11 @@ function parseJson(text: string, file: string): unknown {
     const at = first ? first.offset : text.length;
     const before = text.slice(0, at).split('\n');
     const where = `line ${before.length}, column ${before[before.length - 1].length + 1}`;
-    const what = first ? printParseErrorCode(first.error).replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase() : 'empty file';
+    const what = first
+      ? printParseErrorCode(first.error)
+          .replace(/([a-z])([A-Z])/g, '$1 $2')
+          .toLowerCase()
+      : 'empty file';
     throw new ConfigError(file, '', `is not valid JSON: ${what} at ${where}`);
   }
 }
@@ -107,9 +111,18 @@ function schemaError(file: string, errors: ErrorObject[], raw: unknown): ConfigE
   const deepest = Math.max(...concrete.map(depth));
   // An object never matches a bare enum: when the value is an object, the object
   // branch's complaint (an unknown or missing key) is the telling one.
-  const isObject = (e: ErrorObject) => { const v = valueAt(raw, e.instancePath); return typeof v === 'object' && v !== null && !Array.isArray(v); };
+  const isObject = (e: ErrorObject) => {
+    const v = valueAt(raw, e.instancePath);
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+  };
   const candidates = concrete.filter(
-    (e) => depth(e) === deepest && !(isObject(e) && (e.keyword === 'enum' || e.keyword === 'const') && concrete.some((o) => o !== e && depth(o) === deepest && o.keyword !== 'type')),
+    (e) =>
+      depth(e) === deepest &&
+      !(
+        isObject(e) &&
+        (e.keyword === 'enum' || e.keyword === 'const') &&
+        concrete.some((o) => o !== e && depth(o) === deepest && o.keyword !== 'type')
+      ),
   );
   const err = candidates.find((e) => e.keyword !== 'type') ?? candidates[0] ?? errors[0];
   const field = fieldName(err.instancePath);
@@ -147,7 +160,9 @@ function schemaError(file: string, errors: ErrorObject[], raw: unknown): ConfigE
       return new ConfigError(
         file,
         field,
-        err.schema === 1 ? `must not be empty, got ${show(value)}` : `must have ${err.schema} items, got ${show(value)}`,
+        err.schema === 1
+          ? `must not be empty, got ${show(value)}`
+          : `must have ${err.schema} items, got ${show(value)}`,
       );
     case 'maxItems':
       return new ConfigError(file, field, `must have at most ${err.schema} items, got ${show(value)}`);
@@ -178,18 +193,13 @@ function describeAnyOf(field: string): string {
   return 'a number, a non-empty list of numbers, or a distribution {"distribution", "min", "max"}';
 }
 
-function toAxis(
-  name: AxisName,
-  value: AxisValue,
-  field: string,
-  file: string,
-  label: string,
-): Axis {
+function toAxis(name: AxisName, value: AxisValue, field: string, file: string, label: string): Axis {
   if (typeof value === 'number') return { name, kind: 'grid', values: [value] };
   if (Array.isArray(value)) {
     const seen = new Set<number>();
     value.forEach((v, i) => {
-      if (seen.has(v)) throw new ConfigError(file, `${field}[${i}]`, `repeats the value ${v}; each run would be run twice`);
+      if (seen.has(v))
+        throw new ConfigError(file, `${field}[${i}]`, `repeats the value ${v}; each run would be run twice`);
       seen.add(v);
     });
     return { name, kind: 'grid', values: value };
@@ -217,7 +227,7 @@ function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
     throw new ConfigError(
       file,
       'problem',
-      `needs ${(bytes / 2 ** 30).toFixed(1)} GiB of memory per run, more than the ${MAX_ARENA_BYTES / 2 ** 30 | 0} GiB a run's memory can hold, got ${show(raw.problem)}`,
+      `needs ${(bytes / 2 ** 30).toFixed(1)} GiB of memory per run, more than the ${(MAX_ARENA_BYTES / 2 ** 30) | 0} GiB a run's memory can hold, got ${show(raw.problem)}`,
     );
 
   const seeds = raw.seeds === undefined ? [0] : typeof raw.seeds === 'number' ? [raw.seeds] : raw.seeds;
@@ -284,12 +294,20 @@ function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
 
   if (random && raw.trials === undefined) {
     const sampled = optimizers.flatMap((o) => o.axes).find((a) => a.kind === 'random')!;
-    throw new ConfigError(file, 'trials', `is required when an axis is a distribution (random search): ${sampled.name} is one`);
+    throw new ConfigError(
+      file,
+      'trials',
+      `is required when an axis is a distribution (random search): ${sampled.name} is one`,
+    );
   }
   if (!random && raw.trials !== undefined)
     throw new ConfigError(file, 'trials', `needs an axis that is a distribution, got ${raw.trials} with none`);
   if (!random && raw.search_seed !== undefined)
-    throw new ConfigError(file, 'search_seed', `needs an axis that is a distribution, got ${raw.search_seed} with none`);
+    throw new ConfigError(
+      file,
+      'search_seed',
+      `needs an axis that is a distribution, got ${raw.search_seed} with none`,
+    );
   if (total > maxRuns)
     throw new ConfigError(
       file,

