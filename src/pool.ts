@@ -17,8 +17,10 @@ import { KERNEL_HEAP_BASE, createSharedMemory } from './kernels/index.js';
 
 export const WORKER_FILE = join(ROOT, 'dist', 'workers', 'sweep-worker.js');
 
-/** Tasks submitted per thread: a second one waits so the thread never idles between
- * tasks, unless a run's arena is so large that a second one would cost too much. */
+/** Tasks submitted per thread: a second one waits (in piscina's queue, not the
+ * thread's: a thread that dies must take only its own task with it) so the thread
+ * idles little between tasks, unless a run's memory is so large that a second one
+ * would cost too much. */
 const TASKS_PER_THREAD = 2;
 const LARGE_ARENA_BYTES = 64 * 2 ** 20;
 /** Default heap limit of a worker thread (V8 old generation), in MiB. */
@@ -52,9 +54,6 @@ export class PiscinaExecutor implements Executor {
       maxThreads: this.size,
       // Threads live as long as the sweep: a sweep is one burst of work.
       idleTimeout: Infinity,
-      // A thread's next task waits in its own queue, not behind a round trip through
-      // this (busy) thread: measured ~5% more runs per second on two cores.
-      concurrentTasksPerWorker: TASKS_PER_THREAD,
       resourceLimits: { maxOldGenerationSizeMb: options.workerMemoryMb ?? DEFAULT_WORKER_MEMORY_MB },
     });
     // A worker that cannot start is reported here. Tasks already submitted to piscina
