@@ -77,7 +77,7 @@ class SyncedFile {
 }
 
 async function create(path: string, force: boolean, flag: string): Promise<FileHandle> {
-  if (existsSync(path) && statSync(path).isDirectory())
+  if (/[\\/]$/.test(path) || (existsSync(path) && statSync(path).isDirectory()))
     throw new UsageError(`${flag} ${path}: is a folder; give a file name, e.g. ${join(path, 'sweep.csv')}`);
   await checkFolder(path, flag);
   try {
