@@ -164,6 +164,25 @@ export function scratchLengths(shape: Shape, workBytes: (depth: number) => numbe
 
 let probe: GemmKernels | undefined;
 
+/** Σ −log(P[r, tᵣ] + δ) over `rows` rows of softmax outputs P (n per row), labels t. */
+export function crossEntropySum(P: Float64Array, targets: ArrayLike<number>, rows: number, n: number): number {
+  let s = 0;
+  for (let r = 0; r < rows; r++) s -= Math.log(P[r * n + targets[r]] + LOG_GUARD);
+  return s;
+}
+
+/** How many of `rows` rows of P predict their label t (the first maximum wins). */
+export function correctCount(P: Float64Array, targets: ArrayLike<number>, rows: number, n: number): number {
+  let hits = 0;
+  for (let r = 0; r < rows; r++) {
+    const row = r * n;
+    let best = 0;
+    for (let j = 1; j < n; j++) if (P[row + j] > P[row + best]) best = j;
+    if (best === targets[r]) hits++;
+  }
+  return hits;
+}
+
 /** `sparseWorkBytes` where no memory is at hand (sizing a lane before it exists):
  * the kernels on a small memory of their own, one per thread. */
 export function sparseWorkBytes(depth: number): number {
@@ -266,25 +285,17 @@ export class Mlp {
 
   /** Σ −log(P[r, tᵣ] + δ) over the rows of the last forward pass. */
   lossSum(rows: number): number {
-    const P = this.acts[this.layers.length];
-    const n = this.layers[this.layers.length - 1].outputs;
-    let s = 0;
-    for (let r = 0; r < rows; r++) s -= Math.log(P[r * n + this.targets[r]] + LOG_GUARD);
-    return s;
+    return crossEntropySum(
+      this.acts[this.layers.length],
+      this.targets,
+      rows,
+      this.layers[this.layers.length - 1].outputs,
+    );
   }
 
-  /** How many rows of the last forward pass predict their label (first maximum wins). */
+  /** How many rows of the last forward pass predict their label. */
   correct(rows: number): number {
-    const P = this.acts[this.layers.length];
-    const n = this.layers[this.layers.length - 1].outputs;
-    let hits = 0;
-    for (let r = 0; r < rows; r++) {
-      const row = r * n;
-      let best = 0;
-      for (let j = 1; j < n; j++) if (P[row + j] > P[row + best]) best = j;
-      if (best === this.targets[r]) hits++;
-    }
-    return hits;
+    return correctCount(this.acts[this.layers.length], this.targets, rows, this.layers[this.layers.length - 1].outputs);
   }
 
   /**

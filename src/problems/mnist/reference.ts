@@ -10,7 +10,7 @@
  * Scratch is ordinary JS memory, allocated once, in the constructor.
  */
 import { jsGemm, type GemmKernels } from './gemm.js';
-import { layout, LOG_GUARD, type Activation, type Layer } from './network.js';
+import { correctCount, crossEntropySum, layout, type Activation, type Layer } from './network.js';
 
 export class ReferenceMlp {
   readonly layers: readonly Layer[];
@@ -103,25 +103,17 @@ export class ReferenceMlp {
 
   /** Σ −log(P[r, tᵣ] + δ) over the rows of the last forward pass. */
   lossSum(rows: number): number {
-    const P = this.acts[this.layers.length];
-    const n = this.layers[this.layers.length - 1].outputs;
-    let s = 0;
-    for (let r = 0; r < rows; r++) s -= Math.log(P[r * n + this.targets[r]] + LOG_GUARD);
-    return s;
+    return crossEntropySum(
+      this.acts[this.layers.length],
+      this.targets,
+      rows,
+      this.layers[this.layers.length - 1].outputs,
+    );
   }
 
-  /** How many rows of the last forward pass predict their label (first maximum wins). */
+  /** How many rows of the last forward pass predict their label. */
   correct(rows: number): number {
-    const P = this.acts[this.layers.length];
-    const n = this.layers[this.layers.length - 1].outputs;
-    let hits = 0;
-    for (let r = 0; r < rows; r++) {
-      const row = r * n;
-      let best = 0;
-      for (let j = 1; j < n; j++) if (P[row + j] > P[row + best]) best = j;
-      if (best === this.targets[r]) hits++;
-    }
-    return hits;
+    return correctCount(this.acts[this.layers.length], this.targets, rows, this.layers[this.layers.length - 1].outputs);
   }
 
   /**
