@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
+import { Arena } from '../src/arena.js';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
@@ -294,6 +295,7 @@ function checkPlan(plan: Plan, text: string): void {
       seed: spec.seed,
       rng: (label) => rng(spec.seed, label),
       data: undefined,
+      arena: Arena.create(def.scratchBytes?.(plan.problem.options) ?? 0),
     });
     const ws = workspace(new Float64Array(maxMemoryNeeded(dim)), dim, spec.optimizer);
     const r = runOne(spec, problem, ws);

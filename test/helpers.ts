@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
+import { Arena } from '../src/arena.js';
 import type { Plan, RunSpec } from '../src/grid.js';
 import { defaultHyper, type OptimizerName } from '../src/optimizers/index.js';
 import { PROBLEMS, type Problem } from '../src/problems/index.js';
@@ -18,7 +19,8 @@ export async function makeProblem(name: string, options: Record<string, unknown>
   const def = PROBLEMS[name];
   const resolved = def.resolve(options);
   const data = def.load ? await def.load(resolved) : undefined;
-  return def.create(resolved, { seed, rng: (label) => rng(seed, label), data });
+  const arena = Arena.create(def.scratchBytes?.(resolved) ?? 0);
+  return def.create(resolved, { seed, rng: (label) => rng(seed, label), data, arena });
 }
 
 export function spec(
