@@ -1,0 +1,51 @@
+/**
+ * Live progress: the coordinator reads each running run's step and loss from the
+ * shared memory the worker writes, without messages.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.js';
+import type { LiveRun } from '../src/executor.js';
+import { PiscinaExecutor } from '../src/pool.js';
+import { runSweep } from '../src/sweep.js';
+
+const plan = parseConfig(
+  JSON.stringify({
+    name: 'live',
+    problem: { name: 'quadratic', dim: 20_000, condition: 10 },
+    optimizers: ['sgd', 'adam'],
+    lr: [0.01, 0.02],
+    steps: 3000,
+  }),
+  'live.json',
+);
+const executor = new PiscinaExecutor({ workers: 2 });
+afterAll(() => executor.close());
+
+describe('live progress through shared memory', () => {
+  it('shows the runs in progress, their step advancing, while the sweep runs; nothing after', async () => {
+    const seen: LiveRun[][] = [];
+    let done = false;
+    const sweep = runSweep(plan, { executor, write: () => undefined }).finally(() => (done = true));
+    while (!done) {
+      seen.push(executor.live());
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const summary = await sweep;
+    expect(summary.runs).toBe(plan.total);
+
+    const snapshots = seen.flat();
+    expect(snapshots.length).toBeGreaterThan(0);
+    for (const r of snapshots) {
+      expect(r.runId).toBeGreaterThanOrEqual(0);
+      expect(r.runId).toBeLessThan(plan.total);
+      expect(r.step).toBeGreaterThanOrEqual(0);
+      expect(r.step).toBeLessThanOrEqual(plan.steps);
+      expect(Number.isFinite(r.loss)).toBe(true);
+    }
+    // Some run was seen at two different steps: the coordinator watched it move.
+    const steps = new Map<number, Set<number>>();
+    for (const r of snapshots) steps.set(r.runId, (steps.get(r.runId) ?? new Set()).add(r.step));
+    expect([...steps.values()].some((s) => s.size > 1)).toBe(true);
+    expect(executor.live()).toEqual([]);
+  });
+});
