@@ -5,7 +5,7 @@
  * it is recorded as an error; `retries` gives errored runs more attempts.
  */
 import { ExecutorError, type Executor } from './executor.js';
-import { optimizerAt, specAt, type Plan, type RunSpec } from './grid.js';
+import { specAt, type Plan, type RunSpec } from './grid.js';
 import type { OptimizerName } from './optimizers/index.js';
 import { PROBLEMS } from './problems/index.js';
 import { STATUS_CODE, type Batch, type BatchResult } from './protocol.js';
@@ -146,18 +146,24 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
   for (const o of plan.optimizers)
     byName.set(o.name, { optimizer: o.name, runs: 0, ok: 0, diverged: 0, error: 0, bestId: -1, bestLoss: Infinity });
   const tally = (r: BatchResult): void => {
-    for (let k = 0; k < r.count; k++) {
-      const id = r.first + k;
-      const s = byName.get(optimizerAt(plan, id).name)!;
-      s.runs++;
-      if (r.status[k] === STATUS_CODE.ok) {
-        s.ok++;
-        if (r.finalLoss[k] < s.bestLoss) {
-          s.bestLoss = r.finalLoss[k];
-          s.bestId = id;
-        }
-      } else if (r.status[k] === STATUS_CODE.diverged) s.diverged++;
-      else s.error++;
+    // Runs of one optimizer are contiguous: walk the optimizers the batch spans.
+    for (const o of plan.optimizers) {
+      const from = Math.max(o.first, r.first);
+      const to = Math.min(o.first + o.count, r.first + r.count);
+      if (from >= to) continue;
+      const s = byName.get(o.name)!;
+      s.runs += to - from;
+      for (let id = from; id < to; id++) {
+        const k = id - r.first;
+        if (r.status[k] === STATUS_CODE.ok) {
+          s.ok++;
+          if (r.finalLoss[k] < s.bestLoss) {
+            s.bestLoss = r.finalLoss[k];
+            s.bestId = id;
+          }
+        } else if (r.status[k] === STATUS_CODE.diverged) s.diverged++;
+        else s.error++;
+      }
     }
   };
 

@@ -55,6 +55,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { adamStepSize } from '../optimizers/adam.js';
 import { OPTIMIZERS, type OptimizerName } from '../optimizers/index.js';
 import type { Hyper, OptState } from '../optimizers/types.js';
 import { ROOT } from '../paths.js';
@@ -268,7 +269,7 @@ const STEPS: Record<OptimizerName, Step> = {
   adam(k, W, g, s, { lr, beta1, beta2, eps }) {
     const [m, v] = s.arrays;
     const t = ++s.count;
-    const lrT = (lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
+    const lrT = adamStepSize(lr, beta1, beta2, t);
     k.adam(W.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, W.length, lrT, 1 - beta1, 1 - beta2, eps);
   },
 };
