@@ -67,10 +67,23 @@ export function runBatch(batch: Batch, memory: KernelMemory, live?: BatchLive): 
   const block = arena.f64(maxMemoryNeeded(dim));
   const scratch = arena.mark();
   const workspaces = new Map<OptimizerName, Workspace>();
-  // One problem instance at a time, reused while the seed stays (its scratch is
-  // the arena's after the workspace; a new instance takes it over).
-  let problem: Problem | undefined;
-  let problemSeed = NaN;
+  // Problem instances, reused while their seed recurs. One that takes scratch from
+  // the arena is the only one alive (a new instance takes the scratch over); one
+  // that takes none is kept for every seed of the batch (seeds vary fastest).
+  const keepAll = (def.scratchBytes?.(options) ?? 0) === 0;
+  const problems = new Map<number, Problem>();
+  const problemFor = (seed: number): Problem => {
+    let problem = problems.get(seed);
+    if (!problem) {
+      if (!keepAll) {
+        problems.clear();
+        arena.release(scratch);
+      }
+      problem = def.create(options, { seed, rng: (label) => rng(seed, label), data, arena });
+      problems.set(seed, problem);
+    }
+    return problem;
+  };
   for (let k = 0; k < count; k++) {
     const spec = specAt(plan, first + k);
     runId = spec.id;
@@ -80,14 +93,7 @@ export function runBatch(batch: Batch, memory: KernelMemory, live?: BatchLive): 
     try {
       let ws = workspaces.get(spec.optimizer);
       if (!ws) workspaces.set(spec.optimizer, (ws = workspace(block, dim, spec.optimizer, memory)));
-      if (!problem || problemSeed !== spec.seed) {
-        const seed = spec.seed;
-        problem = undefined;
-        arena.release(scratch);
-        problem = def.create(options, { seed, rng: (label) => rng(seed, label), data, arena });
-        problemSeed = seed;
-      }
-      r = runOne(spec, problem, ws, live, curve);
+      r = runOne(spec, problemFor(spec.seed), ws, live, curve);
     } catch (e) {
       const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       r = {
