@@ -16,7 +16,8 @@ import { PiscinaExecutor } from '../src/pool.js';
 import { KERNEL_MIN_DIM } from '../src/run.js';
 import { formatHeader, layout } from '../src/sink.js';
 import { runSweep } from '../src/sweep.js';
-import { plainRuns, plainSweep, type PlainGrid } from './bowl-plain.js';
+import { Worker } from 'node:worker_threads';
+import { plainRuns, type PlainGrid } from './bowl-plain.js';
 
 const REPEATS = 5;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -29,6 +30,15 @@ const say = (line: string): void => {
   lines.push(line);
   console.log(line);
 };
+
+/** Runs per second of the plain loop, timed inside `thread`. */
+function plainInThread(thread: Worker, grid: PlainGrid, out: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    thread.once('message', ({ runs, ms }: { runs: number; ms: number }) => resolve(runs / (ms / 1000)));
+    thread.once('error', reject);
+    thread.postMessage({ grid, out });
+  });
+}
 
 async function sweepThroughput(): Promise<void> {
   const grid: PlainGrid = { lrs: logspace(1e-3, 1.5, 100), momenta: [0.5, 0.8, 0.9, 0.95, 0.99], seeds: 72, steps: 30 };
@@ -60,15 +70,15 @@ async function sweepThroughput(): Promise<void> {
     if (summary.runs !== plan.total) throw new Error('sweep incomplete');
     return plan.total / seconds;
   };
+  const plainThread = new Worker(new URL('./bowl-plain-thread.js', import.meta.url));
   const rates: Record<string, number[]> = { plain: [], w1: [], w2: [] };
   for (let r = 0; r < REPEATS; r++) {
-    const t = performance.now();
-    plainSweep(grid, join(dir, 'plain.csv'));
-    rates.plain.push(plan.total / ((performance.now() - t) / 1000));
+    rates.plain.push(await plainInThread(plainThread, grid, join(dir, 'plain.csv')));
     rates.w1.push(await sweepOnce(executors[0]));
     rates.w2.push(await sweepOnce(executors[1]));
   }
   await Promise.all(executors.map((e) => e.close()));
+  await plainThread.terminate();
   const [plain, w1, w2] = [median(rates.plain), median(rates.w1), median(rates.w2)];
   say(`\n### Analytic sweep: ${plan.total} runs of 30 steps on the anisotropic bowl, CSV written\n`);
   say('| | runs/s | vs plain loop |');
@@ -132,17 +142,29 @@ function adamBandwidth(): void {
   );
 }
 
+/** `npm run bench -- bowl adam` runs only those sections; no names, all of them. */
+const SECTIONS = ['bowl', 'adam', 'mnist'] as const;
+const asked = process.argv.slice(2);
+for (const name of asked)
+  if (!(SECTIONS as readonly string[]).includes(name)) {
+    console.error(`bench: unknown section ${JSON.stringify(name)}; sections: ${SECTIONS.join(', ')}`);
+    process.exit(2);
+  }
+const wanted = (name: (typeof SECTIONS)[number]): boolean => asked.length === 0 || asked.includes(name);
+
 say(
   `sweep bench — ${new Date().toISOString().slice(0, 10)}, ${cpus()[0].model}, ${cpus().length} cores, Node ${process.version}`,
 );
 try {
-  await sweepThroughput();
-  adamBandwidth();
+  if (wanted('bowl')) await sweepThroughput();
+  if (wanted('adam')) adamBandwidth();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
 // MNIST (bench/mnist.ts): ms per training iteration against NumPy, an 8-run MNIST
 // sweep with 1 and 2 workers, and its peak memory.
-const { mnistBench } = await import('./mnist.js');
-await mnistBench(say);
+if (wanted('mnist')) {
+  const { mnistBench } = await import('./mnist.js');
+  await mnistBench(say);
+}
