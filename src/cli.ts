@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEFAULT_MAX_RUNS, loadConfig } from './config/load.js';
-import { UsageError } from './errors.js';
+import { OutputError, UsageError } from './errors.js';
 import { ExecutorError } from './executor.js';
 import type { Plan } from './grid.js';
 import { CsvFile, createCurves, resumeCurves, type SyncedFile } from './output.js';
@@ -304,7 +304,7 @@ main(hideBin(process.argv)).then(
     if (error instanceof UsageError) {
       process.stderr.write(`sweep: ${oneLine(error.message)}\n`);
       process.exitCode = EXIT.USAGE;
-    } else if (error instanceof ExecutorError) {
+    } else if (error instanceof ExecutorError || error instanceof OutputError) {
       process.stderr.write(`sweep: ${oneLine(error.message)}\n`);
       process.exitCode = EXIT.INTERNAL;
     } else {

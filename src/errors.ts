@@ -7,6 +7,12 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** An output file could not be written (a full disk, a vanished folder): not bad
+ * input, but not a bug either; the CLI prints its one line and exits 1. */
+export class OutputError extends Error {
+  override readonly name = 'OutputError';
+}
+
 /** A config that cannot run: names the file, the field, the rule and the value. */
 export class ConfigError extends UsageError {
   constructor(

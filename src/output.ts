@@ -10,7 +10,7 @@ import { constants, existsSync, statSync } from 'node:fs';
 import { access, mkdir, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { UsageError } from './errors.js';
+import { OutputError, UsageError } from './errors.js';
 import type { Plan } from './grid.js';
 
 /** Longest a finished row waits in the OS before it is forced to disk. */
@@ -56,7 +56,12 @@ class SyncedFile {
   }
 
   async write(text: string): Promise<void> {
-    const { bytesWritten } = await this.handle.write(text, this.position, 'utf8');
+    let bytesWritten: number;
+    try {
+      ({ bytesWritten } = await this.handle.write(text, this.position, 'utf8'));
+    } catch (e) {
+      throw new OutputError(`cannot write ${this.path} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    }
     this.position += bytesWritten;
     this.dirty = true;
     if (Date.now() - this.lastSync >= SYNC_MS) await this.sync();
@@ -74,6 +79,17 @@ class SyncedFile {
     await this.sync();
     await this.handle.close();
   }
+}
+
+/** Writes the header, closing the file again if even that fails. */
+async function startedWith(file: SyncedFile, header: string): Promise<SyncedFile> {
+  try {
+    await file.write(header);
+  } catch (e) {
+    await file.close().catch(() => undefined);
+    throw e;
+  }
+  return file;
 }
 
 async function create(path: string, force: boolean, flag: string): Promise<FileHandle> {
@@ -112,8 +128,7 @@ async function reopen(path: string, header: string, kept: string | undefined): P
   const handle = await open(path, 'r+');
   await handle.truncate(bytes);
   const file = new SyncedFile(path, handle, bytes);
-  if (kept === undefined) await file.write(header);
-  return file;
+  return kept === undefined ? startedWith(file, header) : file;
 }
 
 /** The results CSV and its sweep record. */
@@ -145,9 +160,7 @@ export class CsvFile {
       complete: false,
     };
     await writeRecord(path, record);
-    const file = new SyncedFile(path, handle, 0);
-    await file.write(header);
-    return new CsvFile(file, record, []);
+    return new CsvFile(await startedWith(new SyncedFile(path, handle, 0), header), record, []);
   }
 
   /** Reopens a CSV this config started, after cutting a torn last line. */
@@ -199,9 +212,7 @@ export class CsvFile {
 
 /** Creates the loss-curve CSV (rows in run order, never behind the results CSV). */
 export async function createCurves(path: string, header: string, force: boolean): Promise<SyncedFile> {
-  const file = new SyncedFile(path, await create(path, force, '--curves'), 0);
-  await file.write(header);
-  return file;
+  return startedWith(new SyncedFile(path, await create(path, force, '--curves'), 0), header);
 }
 
 /** Reopens the loss-curve CSV, keeping the rows of runs before `from` (those the

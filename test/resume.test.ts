@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OutputError } from '../src/errors.js';
+import { createCurves } from '../src/output.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -389,5 +391,15 @@ describe('--force', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(stable(readFileSync(out, 'utf8'))).toEqual(stable(readFileSync(smallReference, 'utf8')));
     expect(readRecord(out)).toEqual(readRecord(smallReference));
+  });
+});
+
+describe('an output that cannot be written', () => {
+  it('a full disk is one clear OutputError naming the file, not a stack trace', async () => {
+    // /dev/full accepts the open and fails every write with ENOSPC.
+    await expect(createCurves('/dev/full', 'run_id,step,loss\n', true)).rejects.toThrow(OutputError);
+    await expect(createCurves('/dev/full', 'run_id,step,loss\n', true)).rejects.toThrow(
+      'cannot write /dev/full (ENOSPC)',
+    );
   });
 });
