@@ -47,6 +47,8 @@ export function runBatch(batch: Batch, memory: KernelMemory, live?: BatchLive): 
   const bestLoss = new Float64Array(count);
   const divergedAt = new Int32Array(count);
   const durationMs = new Float64Array(count);
+  const score = new Float64Array(count);
+  const rankMetric = l.metrics.indexOf(l.rank.column);
   let csv = '';
   let curves = '';
   let runId = first;
@@ -110,8 +112,9 @@ export function runBatch(batch: Batch, memory: KernelMemory, live?: BatchLive): 
     bestLoss[k] = r.bestLoss;
     divergedAt[k] = r.divergedAt;
     durationMs[k] = performance.now() - started;
+    score[k] = rankMetric >= 0 ? (r.metrics[rankMetric] ?? NaN) : r.finalLoss;
     csv += row(plan, l, spec, r, durationMs[k]);
   }
   live?.end();
-  return { first, count, status, finalLoss, bestLoss, divergedAt, durationMs, csv, curves };
+  return { first, count, status, finalLoss, bestLoss, divergedAt, durationMs, score, csv, curves };
 }

@@ -30,6 +30,8 @@ export interface BatchResult {
   readonly bestLoss: Float64Array;
   readonly divergedAt: Int32Array;
   readonly durationMs: Float64Array;
+  /** Each run's value in the column that ranks runs (`Layout.rank`); NaN if none. */
+  readonly score: Float64Array;
   /** The batch's CSV rows, formatted where the runs ran (formatting is most of the
    * cost of a tiny run, and so is spread over the workers). */
   readonly csv: string;

@@ -1,6 +1,7 @@
 /** What the CLI prints for people: run counts, live progress, the best run of each optimizer. */
 import { countsByOptimizer, type Plan } from './grid.js';
 import type { LiveRun } from './executor.js';
+import { layout } from './sink.js';
 import type { SweepSummary } from './sweep.js';
 
 function table(rows: string[][]): string {
@@ -24,7 +25,9 @@ export function dryRun(plan: Plan): string {
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toPrecision(6) : String(x));
 
 export function bestRuns(plan: Plan, summary: SweepSummary): string {
-  const rows = [['optimizer', 'runs', 'ok', 'diverged', 'error', 'best final_loss', 'run_id', 'settings']];
+  const rows = [
+    ['optimizer', 'runs', 'ok', 'diverged', 'error', `best ${layout(plan).rank.column}`, 'run_id', 'settings'],
+  ];
   for (const s of summary.optimizers) {
     const settings = s.best
       ? Object.entries(s.best.spec.axes)
@@ -37,7 +40,7 @@ export function bestRuns(plan: Plan, summary: SweepSummary): string {
       String(s.ok),
       String(s.diverged),
       String(s.error),
-      s.best ? fmt(s.best.finalLoss) : '-',
+      s.best ? fmt(s.best.value) : '-',
       s.best ? String(s.best.spec.id) : '-',
       settings,
     ]);

@@ -42,13 +42,17 @@ const DURATION_DIGITS = 3;
 export interface Layout {
   readonly header: readonly string[];
   readonly metrics: readonly string[];
+  /** The column that ranks runs in the summary, and which way is better. */
+  readonly rank: { readonly column: string; readonly higher: boolean };
 }
 
 /** The columns of a plan's results CSV (its problem decides the metric columns). */
 export function layout(plan: Plan): Layout {
-  const metrics = PROBLEMS[plan.problem.name].metrics(plan.problem.options);
+  const def = PROBLEMS[plan.problem.name];
+  const metrics = def.metrics(plan.problem.options);
   return {
     metrics,
+    rank: def.rank?.(plan.problem.options) ?? { column: 'final_loss', higher: false },
     header: [
       'run_id',
       'optimizer',
@@ -125,7 +129,7 @@ export const CURVE_DOCS = {
 } as const;
 
 export function curveHeader(trajectory: readonly string[]): string {
-  return formatHeader({ header: [...Object.keys(CURVE_DOCS), ...trajectory], metrics: [] });
+  return stringify([[...Object.keys(CURVE_DOCS), ...trajectory]], CSV_OPTIONS);
 }
 
 export function formatHeader(l: Layout): string {

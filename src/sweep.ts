@@ -34,8 +34,9 @@ export interface OptimizerSummary {
   ok: number;
   diverged: number;
   error: number;
-  /** The ok run with the lowest final loss, if any. */
-  best?: { spec: RunSpec; finalLoss: number };
+  /** The ok run best in the ranking column (`Layout.rank`: the lowest final loss,
+   * unless the problem ranks by another column), with its value there. */
+  best?: { spec: RunSpec; value: number };
 }
 
 export interface SweepSummary {
@@ -88,6 +89,7 @@ function failedRun(plan: Plan, l: Layout, id: number, reason: string): BatchResu
     bestLoss: Float64Array.of(NaN),
     divergedAt: Int32Array.of(-1),
     durationMs: Float64Array.of(NaN),
+    score: Float64Array.of(NaN),
     csv: row(plan, l, spec, r, NaN),
     curves: '',
   };
@@ -106,6 +108,7 @@ function parsedRows(l: Layout, rows: readonly (readonly string[])[]): BatchResul
     bestLoss: Float64Array.from(rows, (r) => num(r[col('best_loss')])),
     divergedAt: Int32Array.from(rows, (r) => (r[col('diverged_at')] === '' ? -1 : Number(r[col('diverged_at')]))),
     durationMs: Float64Array.from(rows, (r) => num(r[col('duration_ms')])),
+    score: Float64Array.from(rows, (r) => num(r[col(l.rank.column)])),
     csv: '',
     curves: '',
   };
@@ -122,6 +125,7 @@ function slice(r: BatchResult, k: number, line: string): BatchResult {
     bestLoss: r.bestLoss.slice(k, k + 1),
     divergedAt: r.divergedAt.slice(k, k + 1),
     durationMs: r.durationMs.slice(k, k + 1),
+    score: r.score.slice(k, k + 1),
     csv: `${line}\n`,
     curves: r.curves
       .split('\n')
@@ -142,9 +146,11 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
   const capacity = executor.capacity(plan);
   const curveEvery = options.curves?.every ?? 0;
 
-  const byName = new Map<OptimizerName, OptimizerSummary & { bestId: number; bestLoss: number }>();
+  // Ranked by `sign·score`, lowest first: sign −1 turns "higher is better" around.
+  const sign = l.rank.higher ? -1 : 1;
+  const byName = new Map<OptimizerName, OptimizerSummary & { bestId: number; bestScore: number }>();
   for (const o of plan.optimizers)
-    byName.set(o.name, { optimizer: o.name, runs: 0, ok: 0, diverged: 0, error: 0, bestId: -1, bestLoss: Infinity });
+    byName.set(o.name, { optimizer: o.name, runs: 0, ok: 0, diverged: 0, error: 0, bestId: -1, bestScore: Infinity });
   const tally = (r: BatchResult): void => {
     // Runs of one optimizer are contiguous: walk the optimizers the batch spans.
     for (const o of plan.optimizers) {
@@ -157,8 +163,9 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
         const k = id - r.first;
         if (r.status[k] === STATUS_CODE.ok) {
           s.ok++;
-          if (r.finalLoss[k] < s.bestLoss) {
-            s.bestLoss = r.finalLoss[k];
+          const scored = sign * r.score[k];
+          if (scored < s.bestScore) {
+            s.bestScore = scored;
             s.bestId = id;
           }
         } else if (r.status[k] === STATUS_CODE.diverged) s.diverged++;
@@ -255,8 +262,8 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
     written: next,
     interrupted: next < plan.total,
     seconds: (performance.now() - started) / 1000,
-    optimizers: [...byName.values()].map(({ bestId, bestLoss, ...s }) =>
-      bestId >= 0 ? { ...s, best: { spec: specAt(plan, bestId), finalLoss: bestLoss } } : s,
+    optimizers: [...byName.values()].map(({ bestId, bestScore, ...s }) =>
+      bestId >= 0 ? { ...s, best: { spec: specAt(plan, bestId), value: sign * bestScore } } : s,
     ),
   };
 }

@@ -184,7 +184,7 @@ describe('a sweep through the thread pool writes the CSV', () => {
       expect(s.diverged).toBe(mine.filter((r) => r.status === 'diverged').length);
       expect(s.error).toBe(0);
       const best = Math.min(...mine.filter((r) => r.status === 'ok').map((r) => Number(r.final_loss)));
-      expect(s.best?.finalLoss).toBe(best);
+      expect(s.best?.value).toBe(best);
       expect(Number(mine.find((r) => r.run_id === String(s.best?.spec.id))?.final_loss)).toBe(best);
     }
   });

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { PiscinaExecutor } from '../src/pool.js';
 import { formatHeader, layout } from '../src/sink.js';
-import { runSweep } from '../src/sweep.js';
+import { runSweep, type SweepSummary } from '../src/sweep.js';
 
 type Row = Record<string, string>;
 
@@ -28,14 +28,14 @@ const plan = parseConfig(
 const header = formatHeader(layout(plan));
 
 /** The sweep's rows, parsed (the coordinator writes the rows; its caller the header). */
-async function sweep(workers: number): Promise<Row[]> {
+async function sweep(workers: number): Promise<{ rows: Row[]; summary: SweepSummary }> {
   const executor = new PiscinaExecutor({ workers });
   try {
     const chunks: string[] = [];
     const summary = await runSweep(plan, { executor, write: (text) => void chunks.push(text) });
     expect(summary.runs).toBe(plan.total);
     const written = chunks.join('');
-    return parse(written.startsWith(header) ? written : header + written, { columns: true });
+    return { rows: parse(written.startsWith(header) ? written : header + written, { columns: true }), summary };
   } finally {
     await executor.close();
   }
@@ -44,10 +44,11 @@ async function sweep(workers: number): Promise<Row[]> {
 describe('a short MNIST sweep through the pool', () => {
   let one: Row[];
   let two: Row[];
+  let summary: SweepSummary;
 
   beforeAll(async () => {
-    one = await sweep(1);
-    two = await sweep(2);
+    ({ rows: one, summary } = await sweep(1));
+    ({ rows: two } = await sweep(2));
   });
 
   it('writes the same rows with 1 and 2 workers, duration_ms aside', () => {
@@ -55,6 +56,15 @@ describe('a short MNIST sweep through the pool', () => {
     const withoutDuration = (rows: Row[]) => rows.map(({ duration_ms: _, ...rest }) => rest);
     expect(withoutDuration(two)).toEqual(withoutDuration(one));
     expect(one.map((row) => Number(row.run_id))).toEqual(one.map((_, i) => i));
+  });
+
+  it("summarises each optimizer by its best test accuracy, the book's ranking", () => {
+    expect(layout(plan).rank).toEqual({ column: 'test_acc', higher: true });
+    for (const s of summary.optimizers) {
+      const best = Math.max(...one.filter((row) => row.optimizer === s.optimizer).map((row) => Number(row.test_acc)));
+      expect(s.best?.value, s.optimizer).toBe(best);
+      expect(Number(one[s.best!.spec.id].test_acc)).toBe(best);
+    }
   });
 
   it('trains: every run ok, test accuracy clearly above chance, sgd worst on every seed', () => {

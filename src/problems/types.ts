@@ -48,6 +48,9 @@ export interface ProblemDef<O extends object = object, D = unknown> {
   dim(options: O): number;
   /** Names of the extra CSV columns `finish` returns. */
   metrics(options: O): readonly string[];
+  /** The result column that ranks runs in the summary, if not `final_loss` (lower
+   * is better): e.g. a held-out accuracy (higher is better). */
+  rank?(options: O): { readonly column: string; readonly higher: boolean };
   /** Bytes of arena an instance takes for its scratch (see `arenaBytes`); 0 if absent. */
   scratchBytes?(options: O): number;
   /** Names of the leading parameters a loss curve traces (the trajectory of the
