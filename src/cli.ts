@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * The command line: parses options (yargs), checks every input before anything
- * runs, and maps failures to exit codes: 2 for bad input (one line), 1 for an
- * internal failure.
+ * runs, and maps failures to exit codes: 2 for bad input, 1 for worker threads that
+ * cannot start or an output that cannot be written (one line each), 1 with a stack
+ * trace for a bug.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -20,7 +21,7 @@ import { bestRuns, dryRun, progressLine } from './report.js';
 import { curveHeader, formatHeader, layout } from './sink.js';
 import { runSweep } from './sweep.js';
 
-export const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2 } as const;
+const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2 } as const;
 
 /** Points per loss curve by default. */
 const CURVE_POINTS = 100;
