@@ -97,18 +97,24 @@ function failedRun(plan: Plan, l: Layout, id: number, reason: string): BatchResu
 
 /** Rows read back from a CSV, as a batch result (for the summary). */
 function parsedRows(l: Layout, rows: readonly (readonly string[])[]): BatchResult {
-  const col = (name: string): number => l.header.indexOf(name);
-  const [status, finalLoss] = [col('status'), col('final_loss')];
+  const [status, finalLoss, bestLoss, divergedAt, durationMs, score] = [
+    'status',
+    'final_loss',
+    'best_loss',
+    'diverged_at',
+    'duration_ms',
+    l.rank.column,
+  ].map((name) => l.header.indexOf(name));
   const num = (cell: string): number => (cell === '' ? NaN : Number(cell));
   return {
     first: 0,
     count: rows.length,
     status: Uint8Array.from(rows, (r) => STATUS_CODE[r[status] as keyof typeof STATUS_CODE] ?? STATUS_CODE.error),
     finalLoss: Float64Array.from(rows, (r) => num(r[finalLoss])),
-    bestLoss: Float64Array.from(rows, (r) => num(r[col('best_loss')])),
-    divergedAt: Int32Array.from(rows, (r) => (r[col('diverged_at')] === '' ? -1 : Number(r[col('diverged_at')]))),
-    durationMs: Float64Array.from(rows, (r) => num(r[col('duration_ms')])),
-    score: Float64Array.from(rows, (r) => num(r[col(l.rank.column)])),
+    bestLoss: Float64Array.from(rows, (r) => num(r[bestLoss])),
+    divergedAt: Int32Array.from(rows, (r) => (r[divergedAt] === '' ? -1 : Number(r[divergedAt]))),
+    durationMs: Float64Array.from(rows, (r) => num(r[durationMs])),
+    score: Float64Array.from(rows, (r) => num(r[score])),
     csv: '',
     curves: '',
   };
@@ -154,12 +160,12 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
   const tally = (r: BatchResult): void => {
     // Runs of one optimizer are contiguous: walk the optimizers the batch spans.
     for (const o of plan.optimizers) {
-      const from = Math.max(o.first, r.first);
-      const to = Math.min(o.first + o.count, r.first + r.count);
-      if (from >= to) continue;
+      const lo = Math.max(o.first, r.first);
+      const hi = Math.min(o.first + o.count, r.first + r.count);
+      if (lo >= hi) continue;
       const s = byName.get(o.name)!;
-      s.runs += to - from;
-      for (let id = from; id < to; id++) {
+      s.runs += hi - lo;
+      for (let id = lo; id < hi; id++) {
         const k = id - r.first;
         if (r.status[k] === STATUS_CODE.ok) {
           s.ok++;

@@ -23,7 +23,7 @@ export function isOptimizerName(name: string): name is OptimizerName {
   return Object.hasOwn(OPTIMIZERS, name);
 }
 
-/** A numeric range rule, stated once and used by both the JSON Schema and messages. */
+/** A numeric range rule, stated once: the JSON Schema (and so every message) derives from it. */
 export interface Range {
   /** Inclusive lower bound, or exclusive when `exclusiveMin`. */
   min: number;
@@ -89,19 +89,4 @@ const DEFAULTS = Object.fromEntries(
 export function defaultHyper(optimizer: OptimizerName): Hyper {
   const d = DEFAULTS[optimizer];
   return { lr: d.lr, momentum: d.momentum, rho: d.rho, beta1: d.beta1, beta2: d.beta2, eps: d.eps };
-}
-
-/** Whether `value` satisfies `range`; the message fragment says what it must be. */
-export function checkRange(value: number, range: Range): string | undefined {
-  const lower = range.exclusiveMin ? value > range.min : value >= range.min;
-  const upper = range.exclusiveMax === undefined || value < range.exclusiveMax;
-  if (Number.isFinite(value) && lower && upper) return undefined;
-  return describeRange(range);
-}
-
-export function describeRange(range: Range): string {
-  const low = `${range.exclusiveMin ? '>' : '>='} ${range.min}`;
-  return range.exclusiveMax === undefined
-    ? `be a finite number ${low}`
-    : `be in ${range.exclusiveMin ? '(' : '['}${range.min}, ${range.exclusiveMax})`;
 }
