@@ -55,6 +55,11 @@ export class PiscinaExecutor implements Executor {
       // Threads live as long as the sweep: a sweep is one burst of work.
       idleTimeout: Infinity,
       resourceLimits: { maxOldGenerationSizeMb: options.workerMemoryMb ?? DEFAULT_WORKER_MEMORY_MB },
+      // Piscina loads the worker file with require() first. On Node 20.19+ that is
+      // require(esm), which aborts the whole process (V8 "IsGraphAsync" fatal error,
+      // seen as exit 134) when a thread is torn down while still loading; without it
+      // piscina falls back to import(), which fails cleanly.
+      execArgv: [...process.execArgv, '--no-experimental-require-module'],
     });
     // A worker that cannot start is reported here. Tasks already submitted to piscina
     // would wait for a thread forever: `broken` ends them.
