@@ -12,9 +12,10 @@ import { Arena, arenaBytes } from '../src/arena.js';
 import { optimizerKernel } from '../src/kernels/index.js';
 import { adam } from '../src/optimizers/adam.js';
 import { defaultHyper } from '../src/optimizers/index.js';
-import { PiscinaExecutor } from '../src/pool.js';
+import { createExecutor } from '../src/executors/index.js';
+import type { Executor } from '../src/executor.js';
 import { KERNEL_MIN_DIM } from '../src/run.js';
-import { formatHeader, layout } from '../src/sink.js';
+import { RowWriter, columnsOf, headerLine } from '../src/csv.js';
 import { runSweep } from '../src/sweep.js';
 import { Worker } from 'node:worker_threads';
 import { plainRuns, type PlainGrid } from './bowl-plain.js';
@@ -55,16 +56,19 @@ async function sweepThroughput(): Promise<void> {
     'bench',
   );
   if (plan.total !== plainRuns(grid)) throw new Error(`grid mismatch: ${plan.total} vs ${plainRuns(grid)}`);
-  const header = formatHeader(layout(plan));
-  const executors = [1, 2].map((workers) => new PiscinaExecutor({ workers }));
+  const header = headerLine(columnsOf(plan));
+  const executors = [1, 2].map((workers) => createExecutor('piscina', { workers }));
   await Promise.all(executors.map((e) => e.ready()));
 
-  const sweepOnce = async (executor: PiscinaExecutor): Promise<number> => {
+  const sweepOnce = async (executor: Executor): Promise<number> => {
     const path = join(dir, `sweep-${executor.size}.csv`);
     const started = performance.now();
     const file = await open(path, 'w');
     await file.write(header);
-    const summary = await runSweep(plan, { executor, write: async (text) => void (await file.write(text)) });
+    const summary = await runSweep(plan, {
+      executor,
+      consumers: [new RowWriter(plan, async (text) => void (await file.write(text)))],
+    });
     await file.close();
     const seconds = (performance.now() - started) / 1000;
     if (summary.runs !== plan.total) throw new Error('sweep incomplete');

@@ -19,10 +19,8 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { parseConfig } from '../src/config/load.js';
-import { PiscinaExecutor } from '../src/pool.js';
-import type { Plan } from '../src/grid.js';
-import { PROBLEMS } from '../src/problems/index.js';
-import { formatHeader, layout, type Layout } from '../src/sink.js';
+import { createExecutor } from '../src/executors/index.js';
+import { RowWriter, columnsOf, headerLine } from '../src/csv.js';
 import { runSweep } from '../src/sweep.js';
 
 export const SWEEP_OPTIMIZERS = ['sgd', 'momentum', 'adagrad', 'adam'] as const;
@@ -61,10 +59,6 @@ export function sweepConfig(steps: number): string {
   });
 }
 
-/** `layout` of src/sink.ts, which is moving from (plan, metrics) to (plan) alone (the
- * problem's metrics looked up inside): this call suits both. */
-const layoutOf = layout as (plan: Plan, metrics: readonly string[]) => Layout;
-
 function highWaterMark(): number | null {
   try {
     const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
@@ -79,16 +73,16 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(workers) && workers > 0 && Number.isInteger(steps) && steps > 0))
     throw new Error('usage: node dist/bench/mnist-sweep-driver.js WORKERS STEPS');
   const plan = parseConfig(sweepConfig(steps), 'bench-mnist.json');
-  const executor = new PiscinaExecutor({ workers });
+  const executor = createExecutor('piscina', { workers });
   await executor.ready();
   const rssBeforeBytes = process.memoryUsage().rss;
   let csv = '';
   const started = performance.now();
-  const summary = await runSweep(plan, { executor, write: (text) => void (csv += text) });
+  const summary = await runSweep(plan, { executor, consumers: [new RowWriter(plan, (text) => void (csv += text))] });
   const seconds = (performance.now() - started) / 1000;
   await executor.close();
 
-  const header = formatHeader(layoutOf(plan, PROBLEMS[plan.problem.name].metrics(plan.problem.options)));
+  const header = headerLine(columnsOf(plan));
   const rows: Record<string, string>[] = parse(csv.startsWith(header) ? csv : header + csv, { columns: true });
   const statuses: Record<string, number> = {};
   for (const row of rows) statuses[row.status] = (statuses[row.status] ?? 0) + 1;

@@ -1,10 +1,12 @@
 /**
  * Running a batch: a contiguous slice of a plan's runs, one after another, on one
- * arena. The worker entry calls this; tests call it directly, without threads.
+ * arena, into a `ResultBatch`. Every executor's worker calls this; tests call it
+ * directly, without threads.
  */
 import { specAt } from './grid.js';
 import { PROBLEMS } from './problems/index.js';
-import { STATUS_CODE, type Batch, type BatchResult } from './protocol.js';
+import { checkVersion, type BatchRequest } from './protocol.js';
+import { ResultsBuilder, type ResultBatch } from './results.js';
 import { rng } from './rng.js';
 import { Arena, arenaBytes } from './arena.js';
 import type { KernelMemory } from './kernels/index.js';
@@ -19,7 +21,7 @@ import {
 } from './run.js';
 import type { OptimizerName } from './optimizers/index.js';
 import type { Problem } from './problems/index.js';
-import { layout, record, row } from './sink.js';
+import { RowEncoder, columnsOf, curveColumns } from './csv.js';
 
 /** Longest error message kept in the CSV. */
 const ERROR_CHARS = 200;
@@ -36,31 +38,25 @@ export function runBytes(problem: { name: string; options: object }): number {
   return arenaBytes(maxMemoryNeeded(def.dim(problem.options))) + (def.scratchBytes?.(problem.options) ?? 0);
 }
 
-/** Runs the batch on `memory` (at least `runBytes` usable bytes). */
-export function runBatch(batch: Batch, memory: KernelMemory, live?: BatchLive): BatchResult {
-  const { plan, data, first, count, curveEvery } = batch;
+/** Runs the batch on `memory` (at least `runBytes` usable bytes); `data` is what
+ * `resolveData` gave for the plan's problem, on this side of the boundary. */
+export function runBatch(request: BatchRequest, data: unknown, memory: KernelMemory, live?: BatchLive): ResultBatch {
+  checkVersion(request, 'a batch request');
+  const { plan, first, count, curveEvery } = request;
   const def = PROBLEMS[plan.problem.name];
   const options = plan.problem.options;
-  const l = layout(plan);
-  const status = new Uint8Array(count);
-  const finalLoss = new Float64Array(count);
-  const bestLoss = new Float64Array(count);
-  const divergedAt = new Int32Array(count);
-  const durationMs = new Float64Array(count);
-  const score = new Float64Array(count);
-  const rankMetric = l.metrics.indexOf(l.rank.column);
-  let csv = '';
-  let curves = '';
-  let runId = first;
-  const traced = def.trajectory?.(options).length ?? 0;
+  const encoder = request.encodeRows ? new RowEncoder(plan) : undefined;
+  const width = curveEvery > 0 ? curveColumns(plan).length : 0;
+  const results = new ResultsBuilder(first, count, columnsOf(plan).metrics.length, width);
+  const point = new Float64Array(width);
   const curve: CurveSink | undefined =
-    curveEvery > 0
+    width > 0
       ? {
           every: curveEvery,
-          record(step, loss, W) {
-            const cells: number[] = [runId, step, loss];
-            for (let i = 0; i < traced; i++) cells.push(W[i]);
-            curves += record(cells);
+          point(step, loss, W) {
+            point[0] = loss;
+            for (let i = 1; i < width; i++) point[i] = W[i - 1];
+            results.point(step, point);
           },
         }
       : undefined;
@@ -86,9 +82,10 @@ export function runBatch(batch: Batch, memory: KernelMemory, live?: BatchLive): 
     }
     return problem;
   };
+  const ends = encoder && new Int32Array(count + 1);
+  let text = '';
   for (let k = 0; k < count; k++) {
     const spec = specAt(plan, first + k);
-    runId = spec.id;
     live?.begin(spec.id);
     const started = performance.now();
     let r: RunResult;
@@ -98,23 +95,26 @@ export function runBatch(batch: Batch, memory: KernelMemory, live?: BatchLive): 
       r = runOne(spec, problemFor(spec.seed), ws, live, curve);
     } catch (e) {
       const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-      r = {
-        status: 'error',
-        finalLoss: NaN,
-        bestLoss: NaN,
-        divergedAt: -1,
-        metrics: [],
-        error: message.replace(/\s+/g, ' ').slice(0, ERROR_CHARS),
-      };
+      results.dropPoints();
+      r = { status: 'error', finalLoss: NaN, bestLoss: NaN, divergedAt: -1, metrics: [], error: oneLine(message) };
     }
-    status[k] = STATUS_CODE[r.status];
-    finalLoss[k] = r.finalLoss;
-    bestLoss[k] = r.bestLoss;
-    divergedAt[k] = r.divergedAt;
-    durationMs[k] = performance.now() - started;
-    score[k] = rankMetric >= 0 ? (r.metrics[rankMetric] ?? NaN) : r.finalLoss;
-    csv += row(plan, l, spec, r, durationMs[k]);
+    results.addOutcome(
+      r.status,
+      r.finalLoss,
+      r.bestLoss,
+      r.divergedAt,
+      performance.now() - started,
+      r.metrics,
+      r.error,
+    );
+    if (encoder) {
+      text += encoder.row(spec, results.partial, k, r.error);
+      ends![k + 1] = text.length;
+    }
   }
   live?.end();
-  return { first, count, status, finalLoss, bestLoss, divergedAt, durationMs, score, csv, curves };
+  return results.build(encoder && { text, ends: ends! });
 }
+
+/** An error message as a CSV cell keeps it: one line, at most ERROR_CHARS. */
+export const oneLine = (message: string): string => message.replace(/\s+/g, ' ').slice(0, ERROR_CHARS);

@@ -12,14 +12,20 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEFAULT_MAX_RUNS, loadConfig } from './config/load.js';
 import { OutputError, UsageError } from './errors.js';
-import { ExecutorError } from './executor.js';
+import { ExecutorError, type Executor } from './executor.js';
+import {
+  DEFAULT_WORKER_MEMORY_MB,
+  EXECUTOR_NAMES,
+  WORKER_FILE,
+  createExecutor,
+  type ExecutorName,
+} from './executors/index.js';
 import type { Plan } from './grid.js';
-import { CsvFile, createCurves, resumeCurves, type SyncedFile } from './output.js';
-import { PROBLEMS } from './problems/index.js';
-import { DEFAULT_WORKER_MEMORY_MB, PiscinaExecutor, WORKER_FILE } from './pool.js';
-import { bestRuns, dryRun, progressLine } from './report.js';
-import { curveHeader, formatHeader, layout } from './sink.js';
-import { runSweep } from './sweep.js';
+import { CsvFile, CurvesFile } from './output.js';
+import { Tally, bestRuns, dryRun, progressLine } from './report.js';
+import { RowWriter, columnsOf, headerLine } from './csv.js';
+import type { LiveRun } from './protocol.js';
+import { runSweep, type Consumer } from './sweep.js';
 
 const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2 } as const;
 
@@ -41,6 +47,7 @@ interface Args {
   workerMemory: number;
   curves?: string;
   curveEvery?: number;
+  executor: ExecutorName;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -98,6 +105,11 @@ function parseArgs(argv: string[]): Args {
       default: DEFAULT_WORKER_MEMORY_MB,
       describe: 'heap limit of each worker thread, MiB; a run that exceeds it is recorded as error',
     })
+    .option('executor', {
+      choices: EXECUTOR_NAMES,
+      default: 'piscina' as ExecutorName,
+      describe: 'where runs run: piscina (worker threads, shared memory) or child (processes speaking JSON)',
+    })
     .option('progress', {
       type: 'boolean',
       default: true,
@@ -149,32 +161,31 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 interface Outputs {
   file?: CsvFile;
-  curves?: SyncedFile;
+  curves?: CurvesFile;
   /** Runs already written (resume). */
   from: number;
+  /** Whether --resume found a sweep to continue. */
+  resumed: boolean;
 }
 
 /** Opens the results CSV and the curves CSV, or neither: a file this call created is
- * removed again if the other cannot be opened. */
-async function openOutputs(args: Args, plan: Plan, outPath: string): Promise<Outputs> {
-  const header = formatHeader(layout(plan));
+ * removed again if the other cannot be opened. `--resume` of a sweep that never
+ * began (no CSV, no manifest) starts it. */
+async function openOutputs(args: Args, plan: Plan, outPath: string, curveEvery: number): Promise<Outputs> {
+  const curveSettings = args.curves ? { file: args.curves, every: curveEvery } : undefined;
+  const resumed = outPath === '-' || !args.resume ? undefined : await CsvFile.resume(outPath, plan, curveSettings);
   const file =
-    outPath === '-'
-      ? undefined
-      : args.resume
-        ? await CsvFile.resume(outPath, plan, header)
-        : await CsvFile.create(outPath, plan, header, args.force);
+    resumed ?? (outPath === '-' ? undefined : await CsvFile.create(outPath, plan, args.force, curveSettings));
   const from = file?.done ?? 0;
-  if (!args.curves) return { file, from };
-  const trajectory = PROBLEMS[plan.problem.name].trajectory?.(plan.problem.options) ?? [];
+  if (!args.curves) return { file, from, resumed: resumed !== undefined };
   try {
-    const curves = args.resume
-      ? await resumeCurves(args.curves, curveHeader(trajectory), from)
-      : await createCurves(args.curves, curveHeader(trajectory), args.force);
-    return { file, curves, from };
+    const curves = resumed
+      ? await CurvesFile.resume(args.curves, plan, from)
+      : await CurvesFile.create(args.curves, plan, args.force);
+    return { file, curves, from, resumed: resumed !== undefined };
   } catch (e) {
     await file?.close(false);
-    if (file && !args.resume) await file.remove();
+    if (file && !resumed) await file.remove();
     throw e;
   }
 }
@@ -195,8 +206,8 @@ async function main(argv: string[]): Promise<number> {
   if (args.resume && toStdout) throw new UsageError('--resume cannot continue standard output (--out -)');
   if (args.resume && args.force) throw new UsageError('--resume and --force contradict each other: choose one');
 
-  // The pool first: if its threads cannot start, no file has been touched.
-  const executor = new PiscinaExecutor({ workers: args.workers, workerMemoryMb: args.workerMemory });
+  // The executor first: if its workers cannot start, no file has been touched.
+  const executor = createExecutor(args.executor, { workers: args.workers, workerMemoryMb: args.workerMemory });
   try {
     await executor.ready();
     return await sweep(args, plan, executor, say);
@@ -205,12 +216,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function sweep(args: Args, plan: Plan, executor: PiscinaExecutor, say: (text: string) => void): Promise<number> {
+async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: string) => void): Promise<number> {
   const toStdout = args.out === '-';
   const outPath = toStdout ? '-' : (args.out ?? join('results', `${plan.name}-${timestamp()}.csv`));
-  const { file, curves, from } = await openOutputs(args, plan, outPath);
   const curveEvery = args.curveEvery ?? Math.max(1, Math.round(plan.steps / CURVE_POINTS));
-  if (file && from > 0) say(`resuming ${outPath}: ${from} of ${plan.total} runs already done\n`);
+  const { file, curves, from, resumed } = await openOutputs(args, plan, outPath, curveEvery);
+  if (resumed) say(`resuming ${outPath}: ${from} of ${plan.total} runs already done\n`);
+  else if (args.resume) say(`${outPath}: nothing to resume yet; starting the sweep\n`);
 
   const controller = new AbortController();
   // A reader that stops early (`| head`) closes the pipe: stop the sweep quietly.
@@ -222,7 +234,7 @@ async function sweep(args: Args, plan: Plan, executor: PiscinaExecutor, say: (te
       controller.abort();
       process.stdout.emit('drain');
     });
-    process.stdout.write(formatHeader(layout(plan)));
+    process.stdout.write(headerLine(columnsOf(plan)));
   }
   let stoppedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -240,39 +252,39 @@ async function sweep(args: Args, plan: Plan, executor: PiscinaExecutor, say: (te
 
   let written = from;
   const started = performance.now();
+  let live: readonly LiveRun[] = [];
   const ticker =
     args.progress && process.stderr.isTTY
       ? setInterval(() => {
-          const line = progressLine(
-            written - from,
-            plan.total - from,
-            (performance.now() - started) / 1000,
-            executor.live(),
-          );
+          void executor.progress().then((p) => (live = p.runs));
+          const line = progressLine(written - from, plan.total - from, (performance.now() - started) / 1000, live);
           process.stderr.write(`\r\x1b[K${line}`);
         }, PROGRESS_MS)
       : undefined;
+  const tally = new Tally(plan);
+  if (file) tally.accept(file.prior);
+  const stdout = new RowWriter(plan, async (text) => {
+    if (!pipeClosed && !process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
+  });
+  const counter: Consumer = {
+    accept(batch) {
+      written = batch.first + batch.count;
+    },
+  };
   let complete = false;
   try {
     const summary = await runSweep(plan, {
       executor,
       from,
-      prior: file?.rows,
       retries: args.retries,
       signal: controller.signal,
-      write: async (text) => {
-        if (file) await file.write(text);
-        else if (!pipeClosed && !process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
-      },
-      onWritten: (runs) => {
-        written = runs;
-      },
-      curves: curves && { every: curveEvery, write: (text) => curves.write(text) },
+      curveEvery: curves ? curveEvery : 0,
+      consumers: [...(curves ? [curves] : []), file ?? stdout, tally, counter],
     });
     complete = !summary.interrupted;
     if (ticker) process.stderr.write('\r\x1b[K');
     if (pipeClosed) return EXIT.OK;
-    say(bestRuns(plan, summary));
+    say(bestRuns(plan, tally.optimizers));
     const where = toStdout ? 'standard output' : outPath;
     const rate = summary.runs / summary.seconds;
     const shown = rate >= 100 ? Math.round(rate).toLocaleString('en') : rate.toPrecision(2);

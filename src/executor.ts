@@ -1,18 +1,14 @@
 /**
- * The executor seam: a batch of runs in, its results out. The piscina pool
- * (pool.ts) is one executor; a distributed queue can be another, carrying the same
- * `Batch` and `BatchResult` messages to the same worker code. Scheduling, ordering
- * and retries live in the coordinator (sweep.ts), above this seam.
+ * The executor seam: batch requests in, their records out. The piscina thread pool
+ * (executors/piscina.ts) is one executor; a child process speaking JSON
+ * (executors/child.ts) is another, and a distributed queue can be a third, carrying
+ * the same `BatchRequest` and `ResultBatch` messages (protocol.ts) to the same worker
+ * code (`runBatch`). Scheduling, ordering and retries live in the coordinator
+ * (sweep.ts), above this seam; executors are made by name in executors/index.ts.
  */
 import type { Plan } from './grid.js';
-import type { Batch, BatchResult } from './protocol.js';
-
-/** A run in progress, as seen from the coordinator. */
-export interface LiveRun {
-  readonly runId: number;
-  readonly step: number;
-  readonly loss: number;
-}
+import type { BatchRequest, Progress } from './protocol.js';
+import type { ResultBatch } from './results.js';
 
 export interface Executor {
   /** Runs working at once. */
@@ -23,10 +19,10 @@ export interface Executor {
   /** How many batches of `plan` to keep submitted at once. */
   capacity(plan: Plan): number;
   /** Runs one batch. Rejects when the batch's worker dies (exits, runs out of
-   * memory); a run that throws is not a rejection but a result with status error. */
-  execute(batch: Batch): Promise<BatchResult>;
-  /** The runs in progress now. */
-  live(): LiveRun[];
+   * memory); a run that throws is not a rejection but a record with status error. */
+  execute(request: BatchRequest): Promise<ResultBatch>;
+  /** The runs in progress and the workers connected, as lately known. */
+  progress(): Promise<Progress>;
   close(): Promise<void>;
 }
 

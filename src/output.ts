@@ -1,43 +1,24 @@
 /**
- * The CSV on disk, durable and resumable. Rows are appended in run order as they
- * arrive and synced to disk at least every SYNC_MS. Beside the CSV, `<csv>.sweep.json`
- * records which config wrote it (a fingerprint of the plan) and whether it is
- * complete; `--resume` checks it, cuts a torn last line, and appends the rest.
- * The record stays outside the CSV so that spreadsheets open the CSV as it is.
+ * The CSV on disk, durable and resumable, and the curves CSV beside it: both are
+ * consumers of the record stream. Rows are appended in run order as they arrive and
+ * synced to disk at least every SYNC_MS. Beside the CSV, its manifest
+ * (manifest.ts) records which plan wrote it and whether it is complete; `--resume`
+ * checks it, cuts a torn last line, reads the rows already there back into records,
+ * and appends the rest.
  */
-import { createHash } from 'node:crypto';
 import { constants, existsSync, statSync } from 'node:fs';
-import { access, mkdir, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { parse } from 'csv-parse/sync';
+import { RowEncoder, RowWriter, curveHeaderLine, curveText, headerLine } from './csv.js';
 import { OutputError, UsageError } from './errors.js';
 import type { Plan } from './grid.js';
+import { manifestPath, newManifest, readManifest, samePlan, writeManifest, type Manifest } from './manifest.js';
+import { parseCsv, rowsToBatch, wholeLines } from './read.js';
+import type { ResultBatch } from './results.js';
+import type { Consumer } from './sweep.js';
 
 /** Longest a finished row waits in the OS before it is forced to disk. */
 const SYNC_MS = 1000;
-const RECORD_FORMAT = 1;
-
-export interface SweepRecord {
-  format: number;
-  /** sha256 of the plan: the same config gives the same fingerprint. */
-  fingerprint: string;
-  name: string;
-  runs: number;
-  complete: boolean;
-}
-
-export const recordPath = (csv: string): string => `${csv}.sweep.json`;
-
-export function fingerprint(plan: Plan): string {
-  return createHash('sha256').update(JSON.stringify(plan)).digest('hex');
-}
-
-async function writeRecord(csv: string, record: SweepRecord): Promise<void> {
-  // Write-then-rename: the record is never seen half-written.
-  const path = recordPath(csv);
-  await writeFile(`${path}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
-  await rename(`${path}.tmp`, path);
-}
 
 /** A file written front to back and synced to disk at least every SYNC_MS. */
 class SyncedFile {
@@ -114,14 +95,6 @@ async function readForResume(path: string, flag: string): Promise<string> {
   }
 }
 
-/** The whole lines of `text` after `header` (a torn last line is dropped), or
- * undefined when even the header is torn. Throws when the header is another's. */
-function wholeLines(text: string, header: string, what: string): string | undefined {
-  if (text.startsWith(header)) return text.slice(header.length, text.lastIndexOf('\n') + 1);
-  if (header.startsWith(text)) return undefined; // killed while writing the header
-  throw new UsageError(`--resume ${what}: its header is not this config's; the file was changed by hand`);
-}
-
 /** Cuts the file to `kept` (header included) and reopens it for appending. */
 async function reopen(path: string, header: string, kept: string | undefined): Promise<SyncedFile> {
   const bytes = kept === undefined ? 0 : Buffer.byteLength(header + kept);
@@ -131,107 +104,122 @@ async function reopen(path: string, header: string, kept: string | undefined): P
   return kept === undefined ? startedWith(file, header) : file;
 }
 
-/** The results CSV and its sweep record. */
-export class CsvFile {
+/** The results CSV and its manifest: the consumer that writes the rows. */
+export class CsvFile implements Consumer {
+  readonly wantsRows = true;
+  private readonly rows: RowWriter;
+
   private constructor(
     private readonly file: SyncedFile,
-    private readonly record: SweepRecord,
-    /** The rows already in the file when it was opened (resume), as parsed. */
-    readonly rows: readonly (readonly string[])[],
-  ) {}
+    private readonly manifest: Manifest,
+    plan: Plan,
+    /** The records already in the file when it was opened (resume). */
+    readonly prior: ResultBatch,
+  ) {
+    this.rows = new RowWriter(plan, (text) => this.file.write(text));
+  }
 
   /** Runs already in the file when it was opened. */
   get done(): number {
-    return this.rows.length;
+    return this.prior.count;
   }
 
   get path(): string {
     return this.file.path;
   }
 
-  /** Creates the CSV and its record; refuses an existing file unless `force`. */
-  static async create(path: string, plan: Plan, header: string, force: boolean): Promise<CsvFile> {
+  /** Creates the CSV and its manifest; refuses an existing file unless `force`. */
+  static async create(path: string, plan: Plan, force: boolean, curves?: Manifest['curves']): Promise<CsvFile> {
+    const encoder = new RowEncoder(plan);
     const handle = await create(path, force, '--out');
-    const record = {
-      format: RECORD_FORMAT,
-      fingerprint: fingerprint(plan),
-      name: plan.name,
-      runs: plan.total,
-      complete: false,
-    };
-    await writeRecord(path, record);
-    return new CsvFile(await startedWith(new SyncedFile(path, handle, 0), header), record, []);
+    const manifest = newManifest(plan, encoder.columns.header, curves);
+    await writeManifest(path, manifest);
+    const file = await startedWith(new SyncedFile(path, handle, 0), headerLine(encoder.columns));
+    return new CsvFile(file, manifest, plan, rowsToBatch(plan, [], path));
   }
 
-  /** Reopens a CSV this config started, after cutting a torn last line. */
-  static async resume(path: string, plan: Plan, header: string): Promise<CsvFile> {
-    let record: SweepRecord;
-    try {
-      record = JSON.parse(await readFile(recordPath(path), 'utf8')) as SweepRecord;
-    } catch {
+  /**
+   * Reopens a CSV this plan started, after cutting a torn last line; undefined when
+   * there is nothing to resume (neither the CSV nor its manifest exists: the sweep
+   * was stopped before it began).
+   */
+  static async resume(path: string, plan: Plan, curves?: Manifest['curves']): Promise<CsvFile | undefined> {
+    const what = `--resume ${path}`;
+    const manifest = await readManifest(path, what);
+    if (!manifest) {
+      if (!existsSync(path)) return undefined;
       throw new UsageError(
-        `--resume ${path}: no sweep record ${recordPath(path)} beside it, so it cannot be checked; start anew with --force`,
+        `${what}: its manifest ${manifestPath(path)} is missing, so the file cannot be checked; start anew with --force`,
       );
     }
-    if (record.fingerprint !== fingerprint(plan))
+    if (!existsSync(path))
+      throw new UsageError(`${what}: the CSV is missing but its manifest is there; start anew with --force`);
+    if (!samePlan(manifest, plan, path))
       throw new UsageError(
-        `--resume ${path}: it was written by a different config (${record.name}, ${record.runs} runs); use the same config, or --force to overwrite`,
+        `${what}: it was written by a different config (${manifest.name}, ${manifest.runs} runs); use the same config, or --force to overwrite`,
       );
-    const kept = wholeLines(await readForResume(path, '--out'), header, path);
-    let rows: string[][] = [];
-    try {
-      if (kept) rows = parse(kept) as string[][];
-    } catch (e) {
-      throw new UsageError(`--resume ${path}: not a CSV this tool wrote (${(e as Error).message})`);
-    }
-    rows.forEach((r, i) => {
-      if (Number(r[0]) !== i)
-        throw new UsageError(
-          `--resume ${path}: row ${i + 2} has run_id ${r[0]}, expected ${i}; the file was changed by hand`,
-        );
-    });
-    return new CsvFile(await reopen(path, header, kept), { ...record, complete: false }, rows);
+    const header = headerLine(new RowEncoder(plan).columns);
+    const kept = wholeLines(await readForResume(path, '--out'), header, what);
+    const prior = rowsToBatch(plan, kept ? parseCsv(kept, what) : [], what);
+    const renewed = { ...newManifest(plan, new RowEncoder(plan).columns.header, curves ?? manifest.curves) };
+    await writeManifest(path, renewed);
+    return new CsvFile(await reopen(path, header, kept), renewed, plan, prior);
   }
 
-  write(text: string): Promise<void> {
-    return this.file.write(text);
+  accept(batch: ResultBatch): void | Promise<void> {
+    return this.rows.accept(batch);
   }
 
-  /** Deletes the CSV and its record (after `close`): for a sweep that never began. */
+  /** Deletes the CSV and its manifest (after `close`): for a sweep that never began. */
   async remove(): Promise<void> {
     await rm(this.path, { force: true });
-    await rm(recordPath(this.path), { force: true });
+    await rm(manifestPath(this.path), { force: true });
   }
 
-  /** Syncs and closes; marks the record complete when every run is in. */
+  /** Syncs and closes; marks the manifest complete when every run is in. */
   async close(complete: boolean): Promise<void> {
     await this.file.close();
-    if (complete) await writeRecord(this.path, { ...this.record, complete: true });
+    if (complete) await writeManifest(this.path, { ...this.manifest, complete: true });
   }
 }
 
-/** Creates the loss-curve CSV (rows in run order, never behind the results CSV). */
-export async function createCurves(path: string, header: string, force: boolean): Promise<SyncedFile> {
-  return startedWith(new SyncedFile(path, await create(path, force, '--curves'), 0), header);
-}
+/** The loss-curve CSV: rows in run order, never behind the results CSV (it takes
+ * each batch before the CSV does). */
+export class CurvesFile implements Consumer {
+  private constructor(private readonly file: SyncedFile) {}
 
-/** Reopens the loss-curve CSV, keeping the rows of runs before `from` (those the
- * results CSV has). */
-export async function resumeCurves(path: string, header: string, from: number): Promise<SyncedFile> {
-  if (!existsSync(path)) return createCurves(path, header, false);
-  const lines = wholeLines(await readForResume(path, '--curves'), header, path);
-  let kept = lines;
-  if (lines) {
-    // Rows are in run order: cut at the first row of a run not in the results.
-    let at = 0;
-    while (at < lines.length && Number(lines.slice(at, lines.indexOf(',', at))) < from)
-      at = lines.indexOf('\n', at) + 1;
-    kept = lines.slice(0, at);
+  static async create(path: string, plan: Plan, force: boolean): Promise<CurvesFile> {
+    return new CurvesFile(
+      await startedWith(new SyncedFile(path, await create(path, force, '--curves'), 0), curveHeaderLine(plan)),
+    );
   }
-  return reopen(path, header, kept);
-}
 
-export type { SyncedFile };
+  /** Reopens the curves CSV, keeping the rows of runs before `from` (those the
+   * results CSV has). */
+  static async resume(path: string, plan: Plan, from: number): Promise<CurvesFile> {
+    if (!existsSync(path)) return CurvesFile.create(path, plan, false);
+    const header = curveHeaderLine(plan);
+    const lines = wholeLines(await readForResume(path, '--curves'), header, `--resume --curves ${path}`);
+    let kept = lines;
+    if (lines) {
+      // Rows are in run order: cut at the first row of a run not in the results.
+      let at = 0;
+      while (at < lines.length && Number(lines.slice(at, lines.indexOf(',', at))) < from)
+        at = lines.indexOf('\n', at) + 1;
+      kept = lines.slice(0, at);
+    }
+    return new CurvesFile(await reopen(path, header, kept));
+  }
+
+  accept(batch: ResultBatch): Promise<void> | undefined {
+    const text = curveText(batch);
+    return text ? this.file.write(text) : undefined;
+  }
+
+  close(): Promise<void> {
+    return this.file.close();
+  }
+}
 
 async function checkFolder(path: string, flag: string): Promise<void> {
   const dir = dirname(path);

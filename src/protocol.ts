@@ -1,66 +1,68 @@
 /**
- * What crosses the executor boundary: a batch of runs in, its results out. Plain,
- * structured-cloneable data, so that a thread pool and a distributed queue can carry
- * the same messages.
+ * What crosses the executor boundary: a request for a batch of runs in, its records
+ * out (a `ResultBatch`). Only plain, versioned data: the problem is named by its
+ * descriptor (`plan.problem`, a name and options), never by its loaded data, which
+ * each executor resolves on its own side (`resolveData`). A thread pool clones these
+ * messages; a process or a queue sends them through `codec.ts` as JSON.
  */
 import type { Plan } from './grid.js';
-import type { KernelMemory } from './kernels/index.js';
+import { PROBLEMS } from './problems/index.js';
+import type { ResultBatch } from './results.js';
+
+/** Bumped when a message's meaning changes: a worker refuses a request of another. */
+export const PROTOCOL_VERSION = 1;
 
 /** Runs `first … first + count − 1` of `plan`. */
-export interface Batch {
+export interface BatchRequest {
+  readonly v: typeof PROTOCOL_VERSION;
   readonly plan: Plan;
-  /** The problem's loaded data (`ProblemDef.load`), shared memory inside. */
-  readonly data: unknown;
   readonly first: number;
   readonly count: number;
-  /** Record each run's loss curve every this many steps; 0 for none. */
+  /** Record each run's curve every this many steps; 0 for none. */
   readonly curveEvery: number;
+  /** Encode the CSV rows where the runs run (`ResultBatch.rows`). */
+  readonly encodeRows: boolean;
 }
 
-/** Status codes in `BatchResult.status`, index into STATUSES. */
-export const STATUS_CODE = { ok: 0, diverged: 1, error: 2 } as const;
-
-/** The results of a batch, one entry per run, in run order (columns, not objects:
- * they cross threads as a few transferable arrays). */
-export interface BatchResult {
-  readonly first: number;
-  readonly count: number;
-  readonly status: Uint8Array;
-  readonly finalLoss: Float64Array;
-  readonly bestLoss: Float64Array;
-  readonly divergedAt: Int32Array;
-  readonly durationMs: Float64Array;
-  /** Each run's value in the column that ranks runs (`Layout.rank`); NaN if none. */
-  readonly score: Float64Array;
-  /** The batch's CSV rows, formatted where the runs ran (formatting is most of the
-   * cost of a tiny run, and so is spread over the workers). */
-  readonly csv: string;
-  /** The batch's loss-curve rows (`run_id, step, loss, <trajectory>`), run order;
-   * empty unless the batch asked for curves. */
-  readonly curves: string;
+/** A batch's records, answering a request. */
+export interface BatchReply {
+  readonly v: typeof PROTOCOL_VERSION;
+  readonly result: ResultBatch;
 }
 
-/** What a task carries besides its batch: where to run it (the executor's own). */
-export interface Lane {
-  /** Live progress, read by the coordinator without messages; see LIVE. */
-  readonly progress: SharedArrayBuffer;
-  /** The run's memory: parameters, gradient, optimizer state and the problem's
-   * scratch (a shared WebAssembly.Memory, so the SIMD kernels work on it in place). */
-  readonly memory: KernelMemory;
+/** A run in progress, as an executor reports it. */
+export interface LiveRun {
+  readonly runId: number;
+  readonly step: number;
+  readonly loss: number;
 }
 
-/** Layout of `Lane.progress`: Int32 slots, then a Float64 slot. */
-export const LIVE = {
-  /** Int32: id of the run in progress, −1 when idle. */
-  RUN: 0,
-  /** Int32: updates done by that run. */
-  STEP: 1,
-  /** Float64 index (byte offset 8): the loss at that step. */
-  LOSS: 1,
-  BYTES: 16,
-} as const;
+/** What an executor is doing now. */
+export interface Progress {
+  readonly runs: readonly LiveRun[];
+  /** Workers able to take batches (threads, or processes on a queue). */
+  readonly workers: number;
+}
 
-export interface Task {
-  readonly batch: Batch;
-  readonly lane: Lane;
+export function request(
+  plan: Plan,
+  first: number,
+  count: number,
+  curveEvery: number,
+  encodeRows: boolean,
+): BatchRequest {
+  return { v: PROTOCOL_VERSION, plan, first, count, curveEvery, encodeRows };
+}
+
+/** Throws unless `message` is of this protocol version. */
+export function checkVersion(message: { v?: unknown }, what: string): void {
+  if (message.v !== PROTOCOL_VERSION)
+    throw new Error(`${what} of protocol version ${String(message.v)}; this engine speaks version ${PROTOCOL_VERSION}`);
+}
+
+/** Loads the data a problem descriptor names (`ProblemDef.load`), on this side of
+ * the boundary; undefined for problems without data. */
+export async function resolveData(problem: Plan['problem']): Promise<unknown> {
+  const def = PROBLEMS[problem.name];
+  return def.load ? def.load(problem.options) : undefined;
 }

@@ -1,8 +1,75 @@
-/** What the CLI prints for people: run counts, live progress, the best run of each optimizer. */
-import { countsByOptimizer, type Plan } from './grid.js';
-import type { LiveRun } from './executor.js';
-import { layout } from './sink.js';
-import type { SweepSummary } from './sweep.js';
+/** What the CLI prints for people: run counts, live progress, the best run of each
+ * optimizer (tallied by `Tally`, a consumer of the record stream). */
+import { columnsOf, rankMetric } from './csv.js';
+import { countsByOptimizer, specAt, type Plan, type RunSpec } from './grid.js';
+import type { OptimizerName } from './optimizers/index.js';
+import type { LiveRun } from './protocol.js';
+import { STATUS_CODE, scoreAt, type ResultBatch } from './results.js';
+import type { Consumer } from './sweep.js';
+
+export interface OptimizerSummary {
+  optimizer: OptimizerName;
+  runs: number;
+  ok: number;
+  diverged: number;
+  error: number;
+  /** The ok run best in the ranking column (`Columns.rank`: the lowest final loss,
+   * unless the problem ranks by another column), with its value there. */
+  best?: { spec: RunSpec; value: number };
+}
+
+/** Counts each optimizer's runs by status and keeps its best ok run. */
+export class Tally implements Consumer {
+  private readonly metric: number;
+  /** Ranked by `sign·score`, lowest first: sign −1 turns "higher is better" around. */
+  private readonly sign: number;
+  private readonly byName = new Map<OptimizerName, OptimizerSummary & { bestId: number; bestScore: number }>();
+
+  constructor(private readonly plan: Plan) {
+    const columns = columnsOf(plan);
+    this.metric = rankMetric(columns);
+    this.sign = columns.rank.higher ? -1 : 1;
+    for (const o of plan.optimizers)
+      this.byName.set(o.name, {
+        optimizer: o.name,
+        runs: 0,
+        ok: 0,
+        diverged: 0,
+        error: 0,
+        bestId: -1,
+        bestScore: Infinity,
+      });
+  }
+
+  accept(r: ResultBatch): void {
+    // Runs of one optimizer are contiguous: walk the optimizers the batch spans.
+    for (const o of this.plan.optimizers) {
+      const lo = Math.max(o.first, r.first);
+      const hi = Math.min(o.first + o.count, r.first + r.count);
+      if (lo >= hi) continue;
+      const s = this.byName.get(o.name)!;
+      s.runs += hi - lo;
+      for (let id = lo; id < hi; id++) {
+        const k = id - r.first;
+        if (r.status[k] === STATUS_CODE.ok) {
+          s.ok++;
+          const scored = this.sign * scoreAt(r, k, this.metric);
+          if (scored < s.bestScore) {
+            s.bestScore = scored;
+            s.bestId = id;
+          }
+        } else if (r.status[k] === STATUS_CODE.diverged) s.diverged++;
+        else s.error++;
+      }
+    }
+  }
+
+  get optimizers(): OptimizerSummary[] {
+    return [...this.byName.values()].map(({ bestId, bestScore, ...s }) =>
+      bestId >= 0 ? { ...s, best: { spec: specAt(this.plan, bestId), value: this.sign * bestScore } } : s,
+    );
+  }
+}
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
@@ -24,11 +91,11 @@ export function dryRun(plan: Plan): string {
 
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toPrecision(6) : String(x));
 
-export function bestRuns(plan: Plan, summary: SweepSummary): string {
+export function bestRuns(plan: Plan, optimizers: readonly OptimizerSummary[]): string {
   const rows = [
-    ['optimizer', 'runs', 'ok', 'diverged', 'error', `best ${layout(plan).rank.column}`, 'run_id', 'settings'],
+    ['optimizer', 'runs', 'ok', 'diverged', 'error', `best ${columnsOf(plan).rank.column}`, 'run_id', 'settings'],
   ];
-  for (const s of summary.optimizers) {
+  for (const s of optimizers) {
     const settings = s.best
       ? Object.entries(s.best.spec.axes)
           .map(([k, v]) => `${k}=${v}`)
@@ -48,7 +115,7 @@ export function bestRuns(plan: Plan, summary: SweepSummary): string {
   return `${table(rows)}\n`;
 }
 
-export function progressLine(done: number, total: number, seconds: number, live: LiveRun[]): string {
+export function progressLine(done: number, total: number, seconds: number, live: readonly LiveRun[]): string {
   const rate = seconds > 0 ? Math.round(done / seconds) : 0;
   const pct = total > 0 ? ((100 * done) / total).toFixed(1) : '100.0';
   const now = live

@@ -58,9 +58,9 @@ export type RunRecord = OkRecord | DivergedRecord | ErrorRecord;
 /** Rows of a batch already encoded by their consumer's encoder (the CSV writer's,
  * run where the runs ran: formatting is a large share of a tiny run's cost). */
 export interface EncodedRows {
-  /** UTF-8 text of the rows, back to back. */
-  readonly bytes: Uint8Array;
-  /** `count + 1` offsets into `bytes`: row k is `bytes[ends[k] … ends[k + 1])`. */
+  /** The rows' text, back to back, each with its line end. */
+  readonly text: string;
+  /** `count + 1` offsets into `text`: row k is `text.slice(ends[k], ends[k + 1])`. */
   readonly ends: Int32Array;
 }
 
@@ -118,7 +118,8 @@ function curveAt(curves: NonNullable<ResultBatch['curves']>, k: number): Curve {
   return { step: curves.step.slice(from, to), values: curves.values.slice(from * curves.width, to * curves.width) };
 }
 
-function errorAt(batch: ResultBatch, k: number): string {
+/** The message of errored run k ('' if none was given). */
+export function errorAt(batch: ResultBatch, k: number): string {
   for (const [at, message] of batch.errors) if (at === k) return message;
   return '';
 }
@@ -158,7 +159,7 @@ export function sliceBatch(batch: ResultBatch, from: number, to: number): Result
     }),
     ...(rows && {
       rows: {
-        bytes: rows.bytes.slice(rows.ends[from], rows.ends[to]),
+        text: rows.text.slice(rows.ends[from], rows.ends[to]),
         ends: rows.ends.slice(from, to + 1).map((o) => o - rows.ends[from]),
       },
     }),
@@ -179,6 +180,9 @@ export class ResultsBuilder {
   private readonly errors: [number, string][] = [];
   private readonly curve?: { offsets: Int32Array; step: number[]; values: number[] };
   private k = 0;
+  /** The columns as built so far, as a batch (runs before `added` are filled in):
+   * for an encoder that formats each run's row as soon as it is added. */
+  readonly partial: ResultBatch;
 
   constructor(
     readonly first: number,
@@ -194,6 +198,18 @@ export class ResultsBuilder {
     this.durationMs = new Float64Array(count);
     this.metrics = new Float64Array(count * metricCount);
     if (curveWidth > 0) this.curve = { offsets: new Int32Array(count + 1), step: [], values: [] };
+    this.partial = {
+      first,
+      count,
+      status: this.status,
+      finalLoss: this.finalLoss,
+      bestLoss: this.bestLoss,
+      divergedAt: this.divergedAt,
+      durationMs: this.durationMs,
+      metrics: this.metrics,
+      metricCount,
+      errors: this.errors,
+    };
   }
 
   /** Adds a curve point to the run being built (before its `add`). */

@@ -6,9 +6,9 @@ import type { RunSpec } from './grid.js';
 import { optimizerKernel, type KernelMemory } from './kernels/index.js';
 import { OPTIMIZERS, type OptState, type Optimizer, type OptimizerName } from './optimizers/index.js';
 import type { Problem, Span } from './problems/index.js';
+import type { RunStatus } from './results.js';
 
-export type RunStatus = 'ok' | 'diverged' | 'error';
-
+/** A run's outcome as the run loop gives it (the batch turns it into a record). */
 export interface RunResult {
   status: RunStatus;
   /** Loss at the final parameters; NaN when diverged or errored. */
@@ -32,7 +32,7 @@ export interface LiveSink {
  * last step (the final or the diverging one). */
 export interface CurveSink {
   readonly every: number;
-  record(step: number, loss: number, W: Float64Array): void;
+  point(step: number, loss: number, W: Float64Array): void;
 }
 
 /** The views a run works in: parameters, gradient and optimizer state, carved from
@@ -128,7 +128,7 @@ export function runOne(spec: RunSpec, problem: Problem, ws: Workspace, live?: Li
     live?.step(step, loss);
     // A NaN or ±Inf parameter makes the loss non-finite; so does an overflowing one.
     const last = step === steps || !Number.isFinite(loss);
-    if (curve && (last || step % curve.every === 0)) curve.record(step, loss, W);
+    if (curve && (last || step % curve.every === 0)) curve.point(step, loss, W);
     if (!Number.isFinite(loss)) break;
     if (loss < best) best = loss;
     if (last) break;

@@ -11,12 +11,11 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import type { Plan } from '../src/grid.js';
-import { specAt } from '../src/grid.js';
-import { PiscinaExecutor } from '../src/pool.js';
+import { createExecutor } from '../src/executors/index.js';
 import { PROBLEMS } from '../src/problems/index.js';
-import type { RunResult } from '../src/run.js';
-import { formatHeader, layout, record, row } from '../src/sink.js';
-import { runSweep } from '../src/sweep.js';
+import { RowEncoder, columnsOf, csvLine, headerLine } from '../src/csv.js';
+import { batchOf } from '../src/results.js';
+import { collect } from './helpers.js';
 import { FAULTY, faultyProblem } from './fixtures/faulty-problem.mjs';
 
 const FAULTY_WORKER = fileURLToPath(new URL('./fixtures/faulty-worker.mjs', import.meta.url));
@@ -45,7 +44,7 @@ describe('record: text cells', () => {
   ] as const;
 
   it.each(DANGEROUS)('a cell starting with %s gets a leading quote: %j', (_first, text) => {
-    const line = record([text]);
+    const line = csvLine([text]);
     expect(line.endsWith('\n')).toBe(true);
     const back = readBack(line);
     expect(back).toBe(`'${text}`);
@@ -62,12 +61,12 @@ describe('record: text cells', () => {
     ['a=b'],
     ['1-2'],
   ])('a harmless cell is kept as it is: %j', (text) => {
-    expect(readBack(record([text]))).toBe(text);
+    expect(readBack(csvLine([text]))).toBe(text);
   });
 
   it('guarded cells still quote where CSV needs it and parse back, in every position of a record', () => {
     const cells = ['=a,b', '-"quoted"', '@x\ny', 'plain', '+1'];
-    const line = record(cells);
+    const line = csvLine(cells);
     const back = parse(line) as string[][];
     expect(back).toEqual([["'=a,b", '\'-"quoted"', "'@x\ny", 'plain', "'+1"]]);
   });
@@ -82,41 +81,46 @@ describe('record: numbers stay numbers', () => {
     [+3, '3'],
     [1e21, '1e+21'],
   ])('%d is written as %s, unquoted', (value, text) => {
-    const line = record([value]);
+    const line = csvLine([value]);
     expect(line).toBe(`${text}\n`);
     expect(Number(readBack(line))).toBe(value);
   });
 
   it('non-finite numbers and missing values are blank', () => {
-    expect(record([NaN, Infinity, -Infinity, null, undefined, -2])).toBe(',,,,,-2\n');
+    expect(csvLine([NaN, Infinity, -Infinity, null, undefined, -2])).toBe(',,,,,-2\n');
   });
 
   it('a mixed record: numbers plain, dangerous text guarded', () => {
-    expect(record([0, 'sgd', -0.5, '=1', '-x', -3])).toBe("0,sgd,-0.5,'=1,'-x,-3\n");
+    expect(csvLine([0, 'sgd', -0.5, '=1', '-x', -3])).toBe("0,sgd,-0.5,'=1,'-x,-3\n");
   });
 });
 
 describe('row: a run with a formula-like error and negative metrics', () => {
   it('guards the error column and keeps negative metric values plain', () => {
     const plan = parseConfig(readFileSync(BOOK_BOWL, 'utf8'), BOOK_BOWL);
-    const l = layout(plan);
-    const spec = specAt(plan, 0);
-    const failed: RunResult = {
-      status: 'error',
-      finalLoss: NaN,
-      bestLoss: NaN,
-      divergedAt: -1,
-      metrics: [],
-      error: '=cmd|" /C calc"!A0',
-    };
-    const ok: RunResult = {
-      status: 'ok',
-      finalLoss: 0.1,
-      bestLoss: 0.05,
-      divergedAt: -1,
-      metrics: [-0.35, -2e-17, 0.36],
-    };
-    const [e, o] = parse(formatHeader(l) + row(plan, l, spec, failed, 1.5) + row(plan, l, spec, ok, 2), {
+    const encoder = new RowEncoder(plan);
+    const batch = batchOf(
+      [
+        {
+          runId: 0,
+          status: 'error',
+          bestLoss: NaN,
+          durationMs: 1.5,
+          metrics: new Float64Array(3).fill(NaN),
+          error: '=cmd|" /C calc"!A0',
+        },
+        {
+          runId: 1,
+          status: 'ok',
+          finalLoss: 0.1,
+          bestLoss: 0.05,
+          durationMs: 2,
+          metrics: Float64Array.of(-0.35, -2e-17, 0.36),
+        },
+      ],
+      3,
+    );
+    const [e, o] = parse(headerLine(columnsOf(plan)) + encoder.encode(batch).text, {
       columns: true,
     }) as Record<string, string>[];
     expect(e.error).toBe('\'=cmd|" /C calc"!A0');
@@ -144,11 +148,10 @@ describe('end to end: a sweep whose runs throw formula-like messages', () => {
     const base = parseConfig(JSON.stringify(config), BOOK_BOWL);
     // A thrown string is recorded as it is (an Error would be prefixed "Error: ").
     plan = { ...base, problem: { name: FAULTY, options: { throwSeeds: [1, 2, 3, 4], messages: MESSAGES, raw: true } } };
-    const executor = new PiscinaExecutor({ workers: 2, workerFile: FAULTY_WORKER });
-    csv = formatHeader(layout(plan));
+    const executor = createExecutor('piscina', { workers: 2, workerFile: FAULTY_WORKER });
     try {
       await executor.ready();
-      await runSweep(plan, { executor, write: (t) => void (csv += t) });
+      ({ csv } = await collect(plan, executor));
     } finally {
       await executor.close();
     }

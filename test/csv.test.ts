@@ -9,20 +9,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { specAt, type AxisName, type Plan } from '../src/grid.js';
 import { HYPER } from '../src/optimizers/index.js';
-import { PiscinaExecutor } from '../src/pool.js';
+import type { Executor } from '../src/executor.js';
+import { createExecutor } from '../src/executors/index.js';
 import { PROBLEMS } from '../src/problems/index.js';
-import { COLUMN_DOCS, formatHeader, layout, record } from '../src/sink.js';
-import { runSweep, type SweepSummary } from '../src/sweep.js';
-import { makeProblem, runHere } from './helpers.js';
+import { COLUMN_DOCS, columnsOf, csvLine, headerLine } from '../src/csv.js';
+import { collect, makeProblem, runHere, type Collected } from './helpers.js';
 
 type Row = Record<string, string>;
 
-let one: PiscinaExecutor;
-let two: PiscinaExecutor;
+let one: Executor;
+let two: Executor;
 
 beforeAll(() => {
-  one = new PiscinaExecutor({ workers: 1 });
-  two = new PiscinaExecutor({ workers: 2 });
+  one = createExecutor('piscina', { workers: 1 });
+  two = createExecutor('piscina', { workers: 2 });
 });
 
 afterAll(async () => {
@@ -32,22 +32,16 @@ afterAll(async () => {
 const plan = (config: object): Plan => parseConfig(JSON.stringify({ name: 'csv-test', ...config }), 'csv-test.json');
 
 function headerOf(p: Plan): string {
-  return formatHeader(layout(p));
+  return headerLine(columnsOf(p));
 }
 
 /** Runs `p` through `runSweep`, returning the CSV (header first) and the summary. */
-async function sweep(
-  p: Plan,
-  executor: PiscinaExecutor,
-  batchSize?: number,
-): Promise<{ csv: string; summary: SweepSummary }> {
-  const chunks: string[] = [];
-  const summary = await runSweep(p, { executor, write: (text) => void chunks.push(text), batchSize });
-  const written = chunks.join('');
-  // The coordinator writes the rows; the header is written by its caller (the CLI)
-  // or, in older versions, by the coordinator itself.
-  const header = headerOf(p);
-  return { csv: written.startsWith(header) ? written : header + written, summary };
+type SweepSummary = Collected['outcome'] & { optimizers: Collected['summary'] };
+
+async function sweep(p: Plan, executor: Executor, batchSize?: number): Promise<{ csv: string; summary: SweepSummary }> {
+  const { csv, outcome, summary } = await collect(p, executor, { batchSize });
+  expect(csv.startsWith(headerOf(p))).toBe(true);
+  return { csv, summary: { ...outcome, optimizers: summary } };
 }
 
 const rows = (csv: string): Row[] => parse(csv, { columns: true });
@@ -274,11 +268,11 @@ describe('the formula guard (escape_formulas)', () => {
     { cell: null, written: '' },
     { cell: NaN, written: '' },
   ])('$cell is written as $written', ({ cell, written }) => {
-    expect(record(['first', cell, 'last'])).toBe(`first,${written},last\n`);
+    expect(csvLine(['first', cell, 'last'])).toBe(`first,${written},last\n`);
   });
 
   it('text cells are still quoted where CSV needs it, and parse back', () => {
-    const line = record(['a,b', 'say "hi"', '=cmd|x', -2.5]);
+    const line = csvLine(['a,b', 'say "hi"', '=cmd|x', -2.5]);
     expect(parse(line, { columns: false })).toEqual([['a,b', 'say "hi"', "'=cmd|x", '-2.5']]);
   });
 });

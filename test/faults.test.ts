@@ -15,10 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { ExecutorError } from '../src/executor.js';
 import type { Plan } from '../src/grid.js';
-import { PiscinaExecutor } from '../src/pool.js';
+import { createExecutor } from '../src/executors/index.js';
 import { PROBLEMS } from '../src/problems/index.js';
-import { formatHeader, layout } from '../src/sink.js';
-import { runSweep, type SweepSummary } from '../src/sweep.js';
+import { runSweep } from '../src/sweep.js';
+import { collect, type Collected } from './helpers.js';
 import { FAULTY, faultyProblem } from './fixtures/faulty-problem.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -64,6 +64,8 @@ function faultyPlan(options: FaultyOptions = {}, faults?: Faults): Plan {
 
 type Row = Record<string, string>;
 
+type SweepSummary = Collected['outcome'] & { optimizers: Collected['summary'] };
+
 interface Outcome {
   rows: Row[];
   summary: SweepSummary;
@@ -73,24 +75,18 @@ async function sweep(
   plan: Plan,
   options: { workerFile?: string; workerMemoryMb?: number; retries?: number; batchSize?: number } = {},
 ): Promise<Outcome> {
-  const executor = new PiscinaExecutor({
+  const executor = createExecutor('piscina', {
     workers: WORKERS,
     workerFile: options.workerFile ?? FAULTY_WORKER,
     workerMemoryMb: options.workerMemoryMb,
   });
-  let csv = '';
   try {
     await executor.ready();
-    const summary = await runSweep(plan, {
-      executor,
-      write: (text) => {
-        csv += text;
-      },
+    const { csv, outcome, summary } = await collect(plan, executor, {
       retries: options.retries,
       batchSize: options.batchSize,
     });
-    const header = formatHeader(layout(plan));
-    return { rows: parse(header + csv, { columns: true }) as Row[], summary };
+    return { rows: parse(csv, { columns: true }) as Row[], summary: { ...outcome, optimizers: summary } };
   } finally {
     await executor.close();
   }
@@ -272,7 +268,7 @@ function notHanging<T>(promise: Promise<T>, what: string, ms = HANG_MS): Promise
 
 describe('a worker file that cannot load', () => {
   it('makes ready() reject with ExecutorError naming the cause, without hanging', async () => {
-    const executor = new PiscinaExecutor({ workers: WORKERS, workerFile: BROKEN_WORKER });
+    const executor = createExecutor('piscina', { workers: WORKERS, workerFile: BROKEN_WORKER });
     try {
       const error = await notHanging(
         executor.ready().then(
@@ -296,12 +292,12 @@ describe('worker threads that cannot be replaced', () => {
   it('after both threads die and no replacement can start, the sweep ends with ExecutorError, not a hang', async () => {
     const marker = join(tmp, 'refuse-start');
     process.env.SWEEP_TEST_REFUSE_START = marker;
-    const executor = new PiscinaExecutor({ workers: WORKERS, workerFile: FLAKY_WORKER });
+    const executor = createExecutor('piscina', { workers: WORKERS, workerFile: FLAKY_WORKER });
     try {
       await executor.ready();
       writeFileSync(marker, '');
       const outcome = await notHanging(
-        runSweep(faultyPlan({}, { exit: [0, 1] }), { executor, write: () => undefined, batchSize: 1 }).then(
+        runSweep(faultyPlan({}, { exit: [0, 1] }), { executor, consumers: [], batchSize: 1 }).then(
           (summary) => ({ summary }),
           (error: unknown) => ({ error }),
         ),

@@ -7,6 +7,10 @@ import { defaultHyper, type OptimizerName } from '../src/optimizers/index.js';
 import { PROBLEMS, type Problem } from '../src/problems/index.js';
 import { rng } from '../src/rng.js';
 import { maxMemoryNeeded, runOne, workspace, type RunResult } from '../src/run.js';
+import { RowWriter, columnsOf, headerLine } from '../src/csv.js';
+import type { Executor } from '../src/executor.js';
+import { Tally, type OptimizerSummary } from '../src/report.js';
+import { runSweep, type Consumer, type SweepOptions, type SweepOutcome } from '../src/sweep.js';
 
 /** ../shared/, beside the checkout (as CI lays it). */
 export const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
@@ -49,3 +53,28 @@ export function runHere(s: RunSpec, problem: Problem): { result: RunResult; W: F
 }
 
 export type { Plan };
+
+/** What `collect` gives: the CSV (header first), the outcome and the printed summary's tally. */
+export interface Collected {
+  csv: string;
+  outcome: SweepOutcome;
+  summary: OptimizerSummary[];
+}
+
+/** Runs `plan` through the real coordinator on `executor`, collecting the CSV as the
+ * CLI writes it and the tally it prints. */
+export async function collect(
+  plan: Plan,
+  executor: Executor,
+  options: Omit<SweepOptions, 'executor' | 'consumers'> = {},
+  more: Consumer[] = [],
+): Promise<Collected> {
+  let csv = headerLine(columnsOf(plan));
+  const tally = new Tally(plan);
+  const outcome = await runSweep(plan, {
+    executor,
+    ...options,
+    consumers: [new RowWriter(plan, (text) => void (csv += text)), tally, ...more],
+  });
+  return { csv, outcome, summary: tally.optimizers };
+}

@@ -1,11 +1,12 @@
 /**
- * Live progress: the coordinator reads each running run's step and loss from the
- * shared memory the worker writes, without messages.
+ * Live progress through the executor interface: the piscina executor reads each
+ * running run's step and loss from the shared memory the worker writes, without
+ * messages; the child-process executor hears it in messages, as a remote one would.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import type { LiveRun } from '../src/executor.js';
-import { PiscinaExecutor } from '../src/pool.js';
+import { createExecutor, EXECUTOR_NAMES } from '../src/executors/index.js';
+import type { LiveRun } from '../src/protocol.js';
 import { runSweep } from '../src/sweep.js';
 
 const plan = parseConfig(
@@ -18,16 +19,19 @@ const plan = parseConfig(
   }),
   'live.json',
 );
-const executor = new PiscinaExecutor({ workers: 2 });
-afterAll(() => executor.close());
+describe.each(EXECUTOR_NAMES)('live progress from the %s executor', (name) => {
+  const executor = createExecutor(name, { workers: 2 });
+  afterAll(() => executor.close());
 
-describe('live progress through shared memory', () => {
   it('shows the runs in progress, their step advancing, while the sweep runs; nothing after', async () => {
-    const seen: LiveRun[][] = [];
+    await executor.ready();
+    const seen: (readonly LiveRun[])[] = [];
     let done = false;
-    const sweep = runSweep(plan, { executor, write: () => undefined }).finally(() => (done = true));
+    const sweep = runSweep(plan, { executor, consumers: [] }).finally(() => (done = true));
     while (!done) {
-      seen.push(executor.live());
+      const progress = await executor.progress();
+      expect(progress.workers).toBe(2);
+      seen.push(progress.runs);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const summary = await sweep;
@@ -46,6 +50,6 @@ describe('live progress through shared memory', () => {
     const steps = new Map<number, Set<number>>();
     for (const r of snapshots) steps.set(r.runId, (steps.get(r.runId) ?? new Set()).add(r.step));
     expect([...steps.values()].some((s) => s.size > 1)).toBe(true);
-    expect(executor.live()).toEqual([]);
+    expect((await executor.progress()).runs).toEqual([]);
   });
 });

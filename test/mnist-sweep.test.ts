@@ -6,9 +6,9 @@
 import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import { PiscinaExecutor } from '../src/pool.js';
-import { formatHeader, layout } from '../src/sink.js';
-import { runSweep, type SweepSummary } from '../src/sweep.js';
+import { columnsOf } from '../src/csv.js';
+import { createExecutor, type ExecutorName } from '../src/executors/index.js';
+import { collect, type Collected } from './helpers.js';
 
 type Row = Record<string, string>;
 
@@ -25,17 +25,15 @@ const plan = parseConfig(
   }),
   'mnist-sweep-test.json',
 );
-const header = formatHeader(layout(plan));
+type SweepSummary = { optimizers: Collected['summary'] };
 
-/** The sweep's rows, parsed (the coordinator writes the rows; its caller the header). */
-async function sweep(workers: number): Promise<{ rows: Row[]; summary: SweepSummary }> {
-  const executor = new PiscinaExecutor({ workers });
+/** The sweep's rows, parsed. */
+async function sweep(workers: number, name: ExecutorName = 'piscina'): Promise<{ rows: Row[]; summary: SweepSummary }> {
+  const executor = createExecutor(name, { workers });
   try {
-    const chunks: string[] = [];
-    const summary = await runSweep(plan, { executor, write: (text) => void chunks.push(text) });
-    expect(summary.runs).toBe(plan.total);
-    const written = chunks.join('');
-    return { rows: parse(written.startsWith(header) ? written : header + written, { columns: true }), summary };
+    const { csv, outcome, summary } = await collect(plan, executor);
+    expect(outcome.runs).toBe(plan.total);
+    return { rows: parse(csv, { columns: true }), summary: { optimizers: summary } };
   } finally {
     await executor.close();
   }
@@ -44,22 +42,26 @@ async function sweep(workers: number): Promise<{ rows: Row[]; summary: SweepSumm
 describe('a short MNIST sweep through the pool', () => {
   let one: Row[];
   let two: Row[];
+  let child: Row[];
   let summary: SweepSummary;
 
   beforeAll(async () => {
     ({ rows: one, summary } = await sweep(1));
     ({ rows: two } = await sweep(2));
+    // Child processes that load the digits themselves, every message as JSON text.
+    ({ rows: child } = await sweep(2, 'child'));
   });
 
-  it('writes the same rows with 1 and 2 workers, duration_ms aside', () => {
+  it('writes the same rows with 1 and 2 workers, and through child processes speaking JSON, duration_ms aside', () => {
     expect(one).toHaveLength(plan.total);
     const withoutDuration = (rows: Row[]) => rows.map(({ duration_ms: _, ...rest }) => rest);
     expect(withoutDuration(two)).toEqual(withoutDuration(one));
+    expect(withoutDuration(child)).toEqual(withoutDuration(one));
     expect(one.map((row) => Number(row.run_id))).toEqual(one.map((_, i) => i));
   });
 
   it("summarises each optimizer by its best test accuracy, the book's ranking", () => {
-    expect(layout(plan).rank).toEqual({ column: 'test_acc', higher: true });
+    expect(columnsOf(plan).rank).toEqual({ column: 'test_acc', higher: true });
     for (const s of summary.optimizers) {
       const best = Math.max(...one.filter((row) => row.optimizer === s.optimizer).map((row) => Number(row.test_acc)));
       expect(s.best?.value, s.optimizer).toBe(best);

@@ -13,8 +13,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.js';
 import { OutputError } from '../src/errors.js';
-import { createCurves } from '../src/output.js';
+import { CurvesFile } from '../src/output.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -397,9 +398,8 @@ describe('--force', () => {
 describe('an output that cannot be written', () => {
   it('a full disk is one clear OutputError naming the file, not a stack trace', async () => {
     // /dev/full accepts the open and fails every write with ENOSPC.
-    await expect(createCurves('/dev/full', 'run_id,step,loss\n', true)).rejects.toThrow(OutputError);
-    await expect(createCurves('/dev/full', 'run_id,step,loss\n', true)).rejects.toThrow(
-      'cannot write /dev/full (ENOSPC)',
-    );
+    const plan = parseConfig(readFileSync(smallConfig, 'utf8'), smallConfig);
+    await expect(CurvesFile.create('/dev/full', plan, true)).rejects.toThrow(OutputError);
+    await expect(CurvesFile.create('/dev/full', plan, true)).rejects.toThrow('cannot write /dev/full (ENOSPC)');
   });
 });

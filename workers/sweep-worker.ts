@@ -1,30 +1,31 @@
 /**
- * The worker entry: the only code that runs inside a pool thread. It adapts a task
- * (a batch and a lane of shared memory) to `runBatch`, and reports live progress
- * into the lane.
+ * The piscina worker entry: the only code that runs inside a pool thread. It adapts
+ * a task (a request, the problem's shared data and a lane of shared memory) to
+ * `runBatch`, and reports live progress into the lane.
  */
 import { runBatch, type BatchLive } from '../src/batch.js';
-import { LIVE, type BatchResult, type Task } from '../src/protocol.js';
+import { LIVE, type Task } from '../src/executors/piscina-lane.js';
+import type { ResultBatch } from '../src/results.js';
 
-export default function runTask({ batch, lane }: Task): BatchResult {
+export default function runTask({ request, data, lane }: Task): ResultBatch {
   const ints = new Int32Array(lane.progress);
   const floats = new Float64Array(lane.progress);
   const live: BatchLive = {
     begin(runId) {
-      ints[LIVE.STEP] = 0;
-      Atomics.store(ints, LIVE.RUN, runId);
+      ints[LIVE.STEP_I32] = 0;
+      Atomics.store(ints, LIVE.RUN_I32, runId);
     },
     step(step, loss) {
-      floats[LIVE.LOSS] = loss;
-      ints[LIVE.STEP] = step;
+      floats[LIVE.LOSS_F64] = loss;
+      ints[LIVE.STEP_I32] = step;
     },
     end() {
-      Atomics.store(ints, LIVE.RUN, -1);
+      Atomics.store(ints, LIVE.RUN_I32, -1);
     },
   };
-  // The result arrays are a few bytes per run: cloning them back is cheaper than
+  // The result columns are a few bytes per run: cloning them back is cheaper than
   // the bookkeeping of transferring them.
-  return runBatch(batch, lane.memory, live);
+  return runBatch(request, data, lane.memory, live);
 }
 
 /** Answers the pool's start-up check: reaching here means this file loaded. */

@@ -334,3 +334,32 @@ function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
     total,
   };
 }
+
+/**
+ * The plan as a config: the config object that `parseConfig` turns back into this
+ * very plan (defaults made explicit, each optimizer's grid axes in its own entry,
+ * distributions shared by every optimizer at the top level). The manifest records
+ * it, so that a CSV can be read, and its sweep resumed, without the config file.
+ */
+export function planConfig(plan: Plan): Record<string, unknown> {
+  const value = (a: Axis): AxisValue =>
+    a.kind === 'grid' ? [...a.values] : { distribution: a.distribution, min: a.min, max: a.max };
+  const shared: Record<string, AxisValue> = {};
+  const optimizers = plan.optimizers.map((o) => {
+    const entry: Record<string, unknown> = { name: o.name };
+    for (const a of o.axes) {
+      if (a.kind === 'random' && a.label === 'trial') shared[a.name] = value(a);
+      else entry[a.name] = value(a);
+    }
+    return entry;
+  });
+  return {
+    name: plan.name,
+    problem: { name: plan.problem.name, ...plan.problem.options },
+    optimizers,
+    ...shared,
+    steps: plan.steps,
+    seeds: [...plan.seeds],
+    ...(plan.random && { trials: plan.trials, search_seed: plan.searchSeed }),
+  };
+}

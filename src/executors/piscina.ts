@@ -1,19 +1,24 @@
 /**
- * The piscina executor: the only code that knows about threads and the layout of
- * the shared memory. Each task gets a lane, a pair of SharedArrayBuffers that it
- * keeps for the task's duration: `progress` (the live step and loss, read here
- * without messages) and `arena` (the parameters, gradient and optimizer state of the
- * run in progress, which therefore never cross threads).
+ * The piscina executor: the only code that knows about threads and shared memory.
+ * It resolves a problem's data once, in this thread, into SharedArrayBuffers that
+ * every worker thread reads. Each task gets a lane that it keeps for the task's
+ * duration: `progress` (the live step and loss, read here without messages) and
+ * `memory` (the parameters, gradient and optimizer state of the run in progress,
+ * which therefore never cross threads). Lanes, their layout and the task message
+ * (piscina-lane.ts) are private to this executor and its worker
+ * (workers/sweep-worker.ts).
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Piscina } from 'piscina';
-import { ExecutorError, type Executor, type LiveRun } from './executor.js';
-import type { Plan } from './grid.js';
-import { ROOT } from './paths.js';
-import { LIVE, type Batch, type BatchResult, type Lane, type Task } from './protocol.js';
-import { runBytes } from './batch.js';
-import { KERNEL_HEAP_BASE, createSharedMemory } from './kernels/index.js';
+import { runBytes } from '../batch.js';
+import { ExecutorError, type Executor } from '../executor.js';
+import type { Plan } from '../grid.js';
+import { KERNEL_HEAP_BASE, createSharedMemory } from '../kernels/index.js';
+import { ROOT } from '../paths.js';
+import { resolveData, type BatchRequest, type LiveRun, type Progress } from '../protocol.js';
+import type { ResultBatch } from '../results.js';
+import { LIVE, type Lane, type Task } from './piscina-lane.js';
 
 export const WORKER_FILE = join(ROOT, 'dist', 'workers', 'sweep-worker.js');
 
@@ -42,6 +47,8 @@ export class PiscinaExecutor implements Executor {
   private readonly pool: Piscina;
   private readonly lanes: Lane[] = [];
   private readonly busy = new Set<Lane>();
+  /** Each problem's data, loaded once (keyed by its descriptor). */
+  private readonly data = new Map<string, Promise<unknown>>();
   /** Settles (rejects) when a worker thread cannot start: the pool is broken. */
   private readonly broken: Promise<never>;
   private failure: Error | undefined;
@@ -84,17 +91,26 @@ export class PiscinaExecutor implements Executor {
     return runBytes(plan.problem) > LARGE_ARENA_BYTES ? this.size : this.size * TASKS_PER_THREAD;
   }
 
-  async execute(batch: Batch): Promise<BatchResult> {
+  private dataFor(problem: Plan['problem']): Promise<unknown> {
+    const key = JSON.stringify(problem);
+    let data = this.data.get(key);
+    if (!data) this.data.set(key, (data = resolveData(problem)));
+    return data;
+  }
+
+  async execute(request: BatchRequest): Promise<ResultBatch> {
     this.throwIfBroken();
-    const lane = this.takeLane(runBytes(batch.plan.problem));
+    const data = await this.dataFor(request.plan.problem);
+    const lane = this.takeLane(runBytes(request.plan.problem));
     try {
-      return await Promise.race([this.pool.run({ batch, lane } satisfies Task) as Promise<BatchResult>, this.broken]);
+      const task: Task = { request, data, lane };
+      return await Promise.race([this.pool.run(task) as Promise<ResultBatch>, this.broken]);
     } catch (e) {
       // A thread that could not start is the pool's failure, not the batch's.
       this.throwIfBroken();
       throw e;
     } finally {
-      new Int32Array(lane.progress)[LIVE.RUN] = -1;
+      new Int32Array(lane.progress)[LIVE.RUN_I32] = -1;
       this.busy.delete(lane);
     }
   }
@@ -109,21 +125,22 @@ export class PiscinaExecutor implements Executor {
       const idle = this.lanes.findIndex((l) => !this.busy.has(l));
       if (idle >= 0) this.lanes.splice(idle, 1); // too small: let it go
       lane = { progress: new SharedArrayBuffer(LIVE.BYTES), memory: createSharedMemory(bytes) };
-      new Int32Array(lane.progress)[LIVE.RUN] = -1;
+      new Int32Array(lane.progress)[LIVE.RUN_I32] = -1;
       this.lanes.push(lane);
     }
     this.busy.add(lane);
     return lane;
   }
 
-  live(): LiveRun[] {
+  progress(): Promise<Progress> {
     const runs: LiveRun[] = [];
     for (const lane of this.busy) {
       const ints = new Int32Array(lane.progress);
-      const runId = Atomics.load(ints, LIVE.RUN);
-      if (runId >= 0) runs.push({ runId, step: ints[LIVE.STEP], loss: new Float64Array(lane.progress)[LIVE.LOSS] });
+      const runId = Atomics.load(ints, LIVE.RUN_I32);
+      if (runId >= 0)
+        runs.push({ runId, step: ints[LIVE.STEP_I32], loss: new Float64Array(lane.progress)[LIVE.LOSS_F64] });
     }
-    return runs;
+    return Promise.resolve({ runs, workers: this.pool.threads.length });
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,213 @@
+/**
+ * The CSV: its columns are declared here once, with their meaning (the README's
+ * column table says the same), and so is its encoding. RFC 4180; numbers in shortest
+ * round-trip form (JavaScript's own number-to-string, no locale); blank for "not
+ * applicable" and for non-finite values; text cells that a spreadsheet would run as a
+ * formula (=, +, -, @, tab, CR) prefixed with a quote.
+ *
+ * Every text cell and the header go through csv-stringify (quoting, escaping, the
+ * formula guard). Number cells never need any of that, and csv-stringify's
+ * per-field work was measured at about 85% of the cost of a 30-step run, so numbers
+ * are written directly, and the formatted text cells (a handful of distinct
+ * optimizer and status names) are memoised.
+ *
+ * `RowEncoder` turns runs into rows. The CSV writer owns it; a worker may run it
+ * where the runs ran (`BatchRequest.encodeRows`), since formatting is a large share
+ * of a tiny run's cost, and hands the rows back beside the records (`EncodedRows`).
+ */
+import { stringify } from 'csv-stringify/sync';
+import { specAt, type AxisName, type Plan, type RunSpec } from './grid.js';
+import { PROBLEMS } from './problems/index.js';
+import { STATUSES, errorAt, type EncodedRows, type ResultBatch } from './results.js';
+
+/** Fixed columns and what they mean; axis and problem-metric columns sit between. */
+export const COLUMN_DOCS = {
+  run_id: 'index of the run in the expansion order (stable for a config)',
+  optimizer: 'sgd, momentum, nesterov, adagrad, rmsprop or adam',
+  trial:
+    'random search only: the trial whose sampled values this run uses (blank for an optimizer that samples nothing)',
+  seed: 'seed of the run: starting point and minibatches',
+  steps: 'updates the run was asked to make',
+  status: 'ok, diverged (loss or parameters became NaN or ±Inf) or error',
+  final_loss: 'loss at the final parameters (blank unless ok)',
+  best_loss: 'lowest loss seen, starting point included',
+  diverged_at: 'updates done when the run diverged (blank unless diverged)',
+  duration_ms: 'wall time of the run in its worker (varies between runs of the same config)',
+  error: 'why the run failed (status error only)',
+} as const;
+
+export const CSV_OPTIONS = { escape_formulas: true, eof: true } as const;
+
+/** Round durations to the microsecond: finer digits are timer noise. */
+const DURATION_DIGITS = 3;
+
+/** The columns of a plan's results CSV. */
+export interface Columns {
+  readonly header: readonly string[];
+  /** The problem's own result columns (a record's `metrics`, in this order). */
+  readonly metrics: readonly string[];
+  /** The column that ranks runs in the summary, and which way is better. */
+  readonly rank: { readonly column: string; readonly higher: boolean };
+}
+
+/** The columns of a plan's results CSV (its problem decides the metric columns). */
+export function columnsOf(plan: Plan): Columns {
+  const def = PROBLEMS[plan.problem.name];
+  const metrics = def.metrics(plan.problem.options);
+  return {
+    metrics,
+    rank: def.rank?.(plan.problem.options) ?? { column: 'final_loss', higher: false },
+    header: [
+      'run_id',
+      'optimizer',
+      ...plan.columns,
+      ...(plan.random ? ['trial'] : []),
+      'seed',
+      'steps',
+      'status',
+      'final_loss',
+      'best_loss',
+      'diverged_at',
+      ...metrics,
+      'duration_ms',
+      'error',
+    ],
+  };
+}
+
+/** Index of the ranking column among the metrics, or −1 for final_loss. */
+export const rankMetric = (c: Columns): number => c.metrics.indexOf(c.rank.column);
+
+/** Columns of the loss-curve CSV (long format, one row per recorded step). */
+export const CURVE_DOCS = {
+  run_id: 'the run, as in the results CSV',
+  step: 'updates done',
+  loss: 'loss at that step (blank when non-finite)',
+} as const;
+
+/** The values of a curve point (a `Curve`'s row): the loss, then the traced
+ * coordinates of problems small enough to trace. */
+export function curveColumns(plan: Plan): readonly string[] {
+  return ['loss', ...(PROBLEMS[plan.problem.name].trajectory?.(plan.problem.options) ?? [])];
+}
+
+/** Distinct text cells remembered; error messages beyond this are formatted afresh.
+ * (A module-level cache: the few optimizer and status names recur in every row.) */
+const MEMO_LIMIT = 1024;
+const memo = new Map<string, string>();
+
+function textCell(text: string): string {
+  let cell = memo.get(text);
+  if (cell === undefined) {
+    cell = stringify([[text]], { ...CSV_OPTIONS, eof: false });
+    if (memo.size < MEMO_LIMIT) memo.set(text, cell);
+  }
+  return cell;
+}
+
+/** A number cell: shortest round-trip form; blank when not finite. */
+function num(value: number): string {
+  // String(-0) is "0": keep the sign, so that every cell reads back as the same double.
+  return Number.isFinite(value) ? (value === 0 && 1 / value < 0 ? '-0' : String(value)) : '';
+}
+
+function cell(value: unknown): string {
+  if (typeof value === 'number') return num(value);
+  if (value === null || value === undefined) return '';
+  return textCell(String(value));
+}
+
+/** One CSV line (with its line end) from cells: numbers, text, or null for blank. */
+export function csvLine(cells: readonly unknown[]): string {
+  let line = cell(cells[0]);
+  for (let i = 1; i < cells.length; i++) line += `,${cell(cells[i])}`;
+  return `${line}\n`;
+}
+
+export function headerLine(c: Columns): string {
+  return stringify([c.header as string[]], CSV_OPTIONS);
+}
+
+export function curveHeaderLine(plan: Plan): string {
+  const trace = curveColumns(plan).slice(1);
+  return stringify([[...Object.keys(CURVE_DOCS), ...trace]], CSV_OPTIONS);
+}
+
+/** Encodes runs as CSV rows, in `columnsOf(plan)` order. */
+export class RowEncoder {
+  readonly columns: Columns;
+
+  constructor(readonly plan: Plan) {
+    this.columns = columnsOf(plan);
+  }
+
+  /** The row of run k of `batch`, whose spec is `spec` (this is the hot path of a
+   * sweep of tiny runs, so the line is built directly rather than through `csvLine`). */
+  row(spec: RunSpec, batch: ResultBatch, k: number, error?: string): string {
+    const { plan } = this;
+    let line = `${spec.id},${textCell(spec.optimizer)}`;
+    for (const axis of plan.columns) {
+      const v = spec.axes[axis as AxisName];
+      line += v === undefined ? ',' : `,${num(v)}`;
+    }
+    if (plan.random) line += spec.trial === undefined ? ',' : `,${spec.trial}`;
+    const status = STATUSES[batch.status[k]];
+    line += `,${spec.seed},${spec.steps},${textCell(status)},${num(batch.finalLoss[k])},${num(batch.bestLoss[k])},`;
+    if (batch.divergedAt[k] >= 0) line += batch.divergedAt[k];
+    const m = batch.metricCount;
+    for (let i = k * m; i < (k + 1) * m; i++) line += `,${num(batch.metrics[i])}`;
+    line += `,${num(Number(batch.durationMs[k].toFixed(DURATION_DIGITS)))},`;
+    if (status === 'error') line += textCell(error ?? errorAt(batch, k));
+    return `${line}\n`;
+  }
+
+  /** Every row of a batch. */
+  encode(batch: ResultBatch): EncodedRows {
+    const ends = new Int32Array(batch.count + 1);
+    let text = '';
+    for (let k = 0; k < batch.count; k++) {
+      text += this.row(specAt(this.plan, batch.first + k), batch, k);
+      ends[k + 1] = text.length;
+    }
+    return { text, ends };
+  }
+
+  /** The batch's rows: those encoded where it ran, or encoded here. */
+  text(batch: ResultBatch): string {
+    return (batch.rows ?? this.encode(batch)).text;
+  }
+}
+
+/** The curve rows of a batch (`run_id, step, loss, <trajectory>`), in run order. */
+export function curveText(batch: ResultBatch): string {
+  const c = batch.curves;
+  if (!c) return '';
+  let text = '';
+  for (let k = 0; k < batch.count; k++) {
+    const id = batch.first + k;
+    for (let p = c.offsets[k]; p < c.offsets[k + 1]; p++) {
+      let line = `${id},${c.step[p]}`;
+      for (let i = p * c.width; i < (p + 1) * c.width; i++) line += `,${num(c.values[i])}`;
+      text += `${line}\n`;
+    }
+  }
+  return text;
+}
+
+/** The consumer that writes a sweep's rows, in run order, to `write` (a file, a
+ * pipe, a string); the workers encode them (`wantsRows`). */
+export class RowWriter {
+  readonly wantsRows = true;
+  readonly encoder: RowEncoder;
+
+  constructor(
+    plan: Plan,
+    private readonly write: (text: string) => void | Promise<void>,
+  ) {
+    this.encoder = new RowEncoder(plan);
+  }
+
+  accept(batch: ResultBatch): void | Promise<void> {
+    return this.write(this.encoder.text(batch));
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The manifest, `<csv>.sweep.json` beside every results CSV: what makes the CSV
+ * readable on its own. It records the validated plan as a config (`planConfig`), a
+ * fingerprint of the plan, the engine's version, the CSV's columns and whether the
+ * sweep completed. It stays out of the CSV, so that spreadsheets open the CSV as is,
+ * and is replaced whole (write, then rename), never seen half-written.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseConfig, planConfig } from './config/load.js';
+import { UsageError } from './errors.js';
+import type { Plan } from './grid.js';
+import { ROOT } from './paths.js';
+
+/** 1: fingerprint, name, runs, complete. 2: also engine, config, columns, curves. */
+export const MANIFEST_FORMAT = 2;
+
+/** This engine's version (package.json). */
+export const ENGINE_VERSION: string = (
+  JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+).version;
+
+export interface Manifest {
+  format: number;
+  engine: string;
+  /** sha256 of the plan: the same config gives the same fingerprint. */
+  fingerprint: string;
+  name: string;
+  runs: number;
+  complete: boolean;
+  /** The plan as a config (`planConfig`). */
+  config: Record<string, unknown>;
+  /** The CSV's header. */
+  columns: string[];
+  /** The curves file written beside it, if any, and its resolution. */
+  curves?: { file: string; every: number };
+}
+
+export const manifestPath = (csv: string): string => `${csv}.sweep.json`;
+
+export function fingerprint(plan: Plan): string {
+  return createHash('sha256').update(JSON.stringify(plan)).digest('hex');
+}
+
+export function newManifest(plan: Plan, columns: readonly string[], curves?: Manifest['curves']): Manifest {
+  return {
+    format: MANIFEST_FORMAT,
+    engine: ENGINE_VERSION,
+    fingerprint: fingerprint(plan),
+    name: plan.name,
+    runs: plan.total,
+    complete: false,
+    config: planConfig(plan),
+    columns: [...columns],
+    ...(curves && { curves }),
+  };
+}
+
+export async function writeManifest(csv: string, manifest: Manifest): Promise<void> {
+  const path = manifestPath(csv);
+  await writeFile(`${path}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
+  await rename(`${path}.tmp`, path);
+}
+
+/** The manifest beside `csv`; undefined when there is none. Throws `UsageError`
+ * (naming `what`) when it is there but unreadable or not a manifest. */
+export async function readManifest(csv: string, what: string): Promise<Manifest | undefined> {
+  const path = manifestPath(csv);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new UsageError(`${what}: cannot read its manifest ${path} (${code})`);
+  }
+  let m: Partial<Manifest> | null;
+  try {
+    m = JSON.parse(text) as Partial<Manifest> | null;
+  } catch {
+    throw new UsageError(`${what}: its manifest ${path} is not valid JSON (torn or edited)`);
+  }
+  if (typeof m !== 'object' || m === null || typeof m.fingerprint !== 'string' || typeof m.format !== 'number')
+    throw new UsageError(`${what}: ${path} is not a sweep manifest (no format or fingerprint)`);
+  return m as Manifest;
+}
+
+/** The plan a manifest records, as this engine reads its config. */
+export function manifestPlan(manifest: Manifest, csv: string): Plan {
+  if (manifest.format < 2 || !manifest.config)
+    throw new UsageError(
+      `${csv}: its manifest is of format ${manifest.format}, written by an older sweep, and records no config; read it with the config that wrote it`,
+    );
+  if (manifest.format > MANIFEST_FORMAT)
+    throw new UsageError(
+      `${csv}: its manifest is of format ${manifest.format}, newer than this engine reads (${MANIFEST_FORMAT}; engine ${ENGINE_VERSION}); upgrade sweep`,
+    );
+  return parseConfig(JSON.stringify(manifest.config), manifestPath(csv), { maxRuns: Number.MAX_SAFE_INTEGER });
+}
+
+/** Whether the manifest was written by the same plan as `plan`: compared as plans
+ * of this engine (re-reading the recorded config), so that a field added to the
+ * engine since, with its default, does not tell two equal sweeps apart. */
+export function samePlan(manifest: Manifest, plan: Plan, csv: string): boolean {
+  if (manifest.format >= 2 && manifest.config) return fingerprint(manifestPlan(manifest, csv)) === fingerprint(plan);
+  return manifest.fingerprint === fingerprint(plan);
+}
