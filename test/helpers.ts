@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { Arena } from '../src/arena.js';
 import type { Plan, RunSpec } from '../src/grid.js';
@@ -11,9 +10,6 @@ import { RowWriter, columnsOf, headerLine } from '../src/csv.js';
 import type { Executor } from '../src/executor.js';
 import { Tally, type OptimizerSummary } from '../src/report.js';
 import { runSweep, type Consumer, type SweepOptions, type SweepOutcome } from '../src/sweep.js';
-
-/** ../shared/, beside the checkout (as CI lays it). */
-export const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
 
 export function readCsv(path: string): Record<string, string>[] {
   return parse(readFileSync(path, 'utf8'), { columns: true });

@@ -1,9 +1,10 @@
-/** The book's own code, run on the anisotropic bowl: ../shared/reference/anisotropic_bowl.csv. */
+/** The book's own code, run on the anisotropic bowl: test/fixtures/reference/anisotropic_bowl.csv (origin in its README). */
 import { describe, expect, it } from 'vitest';
 import { isOptimizerName } from '../src/optimizers/index.js';
-import { SHARED, makeProblem, readCsv, runHere, spec } from './helpers.js';
+import { fileURLToPath } from 'node:url';
+import { makeProblem, readCsv, runHere, spec } from './helpers.js';
 
-const rows = readCsv(`${SHARED}reference/anisotropic_bowl.csv`);
+const rows = readCsv(fileURLToPath(new URL('./fixtures/reference/anisotropic_bowl.csv', import.meta.url)));
 
 function relErr(a: number, b: number): number {
   return Math.abs(a - b) / Math.max(Math.abs(b), Number.MIN_VALUE);
