@@ -67,7 +67,7 @@ async function sweepThroughput(): Promise<void> {
     await file.write(header);
     const summary = await runSweep(plan, {
       executor,
-      consumers: [new RowWriter(plan, async (text) => void (await file.write(text)))],
+      consumers: [new RowWriter(plan, async (bytes) => void (await file.write(bytes)))],
     });
     await file.close();
     const seconds = (performance.now() - started) / 1000;

@@ -78,7 +78,10 @@ async function main(): Promise<void> {
   const rssBeforeBytes = process.memoryUsage().rss;
   let csv = '';
   const started = performance.now();
-  const summary = await runSweep(plan, { executor, consumers: [new RowWriter(plan, (text) => void (csv += text))] });
+  const summary = await runSweep(plan, {
+    executor,
+    consumers: [new RowWriter(plan, (bytes) => void (csv += Buffer.from(bytes).toString('utf8')))],
+  });
   const seconds = (performance.now() - started) / 1000;
   await executor.close();
 

@@ -21,7 +21,7 @@ import {
 } from './run.js';
 import type { OptimizerName } from './optimizers/index.js';
 import type { Problem } from './problems/index.js';
-import { RowEncoder, columnsOf, curveColumns } from './csv.js';
+import { RowBuffer, RowEncoder, columnsOf, curveColumns } from './csv.js';
 
 /** Longest error message kept in the CSV. */
 const ERROR_CHARS = 200;
@@ -82,8 +82,7 @@ export function runBatch(request: BatchRequest, data: unknown, memory: KernelMem
     }
     return problem;
   };
-  const ends = encoder && new Int32Array(count + 1);
-  let text = '';
+  const rows = encoder && new RowBuffer(count);
   for (let k = 0; k < count; k++) {
     const spec = specAt(plan, first + k);
     live?.begin(spec.id);
@@ -107,13 +106,10 @@ export function runBatch(request: BatchRequest, data: unknown, memory: KernelMem
       r.metrics,
       r.error,
     );
-    if (encoder) {
-      text += encoder.row(spec, results.partial, k, r.error);
-      ends![k + 1] = text.length;
-    }
+    rows?.push(encoder!.row(spec, results.partial, k, r.error));
   }
   live?.end();
-  return results.build(encoder && { text, ends: ends! });
+  return results.build(rows?.done());
 }
 
 /** An error message as a CSV cell keeps it: one line, at most ERROR_CHARS. */

@@ -5,6 +5,7 @@
  * cannot start or an output that cannot be written (one line each), 1 with a stack
  * trace for a bug.
  */
+import './heap.js';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -263,8 +264,8 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
       : undefined;
   const tally = new Tally(plan);
   if (file) tally.accept(file.prior);
-  const stdout = new RowWriter(plan, async (text) => {
-    if (!pipeClosed && !process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
+  const stdout = new RowWriter(plan, async (bytes) => {
+    if (!pipeClosed && !process.stdout.write(bytes)) await new Promise((r) => process.stdout.once('drain', r));
   });
   const counter: Consumer = {
     accept(batch) {

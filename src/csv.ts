@@ -163,18 +163,45 @@ export class RowEncoder {
 
   /** Every row of a batch. */
   encode(batch: ResultBatch): EncodedRows {
-    const ends = new Int32Array(batch.count + 1);
-    let text = '';
-    for (let k = 0; k < batch.count; k++) {
-      text += this.row(specAt(this.plan, batch.first + k), batch, k);
-      ends[k + 1] = text.length;
-    }
-    return { text, ends };
+    const rows = new RowBuffer(batch.count);
+    for (let k = 0; k < batch.count; k++) rows.push(this.row(specAt(this.plan, batch.first + k), batch, k));
+    return rows.done();
   }
 
   /** The batch's rows: those encoded where it ran, or encoded here. */
-  text(batch: ResultBatch): string {
-    return (batch.rows ?? this.encode(batch)).text;
+  bytes(batch: ResultBatch): Uint8Array {
+    return (batch.rows ?? this.encode(batch)).bytes;
+  }
+}
+
+/** Rows gathered one by one into `EncodedRows`. */
+export class RowBuffer {
+  private text = '';
+  /** Offsets in UTF-16 units until `done`, which makes them byte offsets. */
+  private readonly ends: Int32Array;
+  private k = 0;
+
+  constructor(count: number) {
+    this.ends = new Int32Array(count + 1);
+  }
+
+  push(row: string): void {
+    this.text += row;
+    this.ends[++this.k] = this.text.length;
+  }
+
+  done(): EncodedRows {
+    const bytes = Buffer.from(this.text, 'utf8');
+    // Offsets in characters are byte offsets where every character is ASCII (numbers,
+    // names): only a row with a non-ASCII error message needs them counted again.
+    if (bytes.length !== this.text.length)
+      for (let k = 1, from = 0, at = 0; k <= this.k; k++) {
+        const to = this.ends[k];
+        at += Buffer.byteLength(this.text.slice(from, to), 'utf8');
+        this.ends[k] = at;
+        from = to;
+      }
+    return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), ends: this.ends };
   }
 }
 
@@ -194,20 +221,20 @@ export function curveText(batch: ResultBatch): string {
   return text;
 }
 
-/** The consumer that writes a sweep's rows, in run order, to `write` (a file, a
- * pipe, a string); the workers encode them (`wantsRows`). */
+/** The consumer that writes a sweep's rows, in run order, as UTF-8 bytes to `write`
+ * (a file, a pipe); the workers encode them (`wantsRows`). */
 export class RowWriter {
   readonly wantsRows = true;
   readonly encoder: RowEncoder;
 
   constructor(
     plan: Plan,
-    private readonly write: (text: string) => void | Promise<void>,
+    private readonly write: (bytes: Uint8Array) => void | Promise<void>,
   ) {
     this.encoder = new RowEncoder(plan);
   }
 
   accept(batch: ResultBatch): void | Promise<void> {
-    return this.write(this.encoder.text(batch));
+    return this.write(this.encoder.bytes(batch));
   }
 }

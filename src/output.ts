@@ -36,10 +36,11 @@ class SyncedFile {
     this.timer.unref();
   }
 
-  async write(text: string): Promise<void> {
+  async write(data: string | Uint8Array): Promise<void> {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let bytesWritten: number;
     try {
-      ({ bytesWritten } = await this.handle.write(text, this.position, 'utf8'));
+      ({ bytesWritten } = await this.handle.write(bytes, 0, bytes.length, this.position));
     } catch (e) {
       throw new OutputError(`cannot write ${this.path} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
     }
@@ -116,7 +117,7 @@ export class CsvFile implements Consumer {
     /** The records already in the file when it was opened (resume). */
     readonly prior: ResultBatch,
   ) {
-    this.rows = new RowWriter(plan, (text) => this.file.write(text));
+    this.rows = new RowWriter(plan, (bytes) => this.file.write(bytes));
   }
 
   /** Runs already in the file when it was opened. */

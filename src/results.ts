@@ -58,9 +58,11 @@ export type RunRecord = OkRecord | DivergedRecord | ErrorRecord;
 /** Rows of a batch already encoded by their consumer's encoder (the CSV writer's,
  * run where the runs ran: formatting is a large share of a tiny run's cost). */
 export interface EncodedRows {
-  /** The rows' text, back to back, each with its line end. */
-  readonly text: string;
-  /** `count + 1` offsets into `text`: row k is `text.slice(ends[k], ends[k + 1])`. */
+  /** The rows' UTF-8 bytes, back to back, each with its line end. Bytes, not a
+   * string: a batch's rows are larger than V8's regular objects, and as strings they
+   * would land in the coordinator's old generation, growing its heap with the sweep. */
+  readonly bytes: Uint8Array;
+  /** `count + 1` byte offsets: row k is `bytes[ends[k] … ends[k + 1])`. */
   readonly ends: Int32Array;
 }
 
@@ -159,7 +161,7 @@ export function sliceBatch(batch: ResultBatch, from: number, to: number): Result
     }),
     ...(rows && {
       rows: {
-        text: rows.text.slice(rows.ends[from], rows.ends[to]),
+        bytes: rows.bytes.slice(rows.ends[from], rows.ends[to]),
         ends: rows.ends.slice(from, to + 1).map((o) => o - rows.ends[from]),
       },
     }),

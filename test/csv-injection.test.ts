@@ -120,7 +120,7 @@ describe('row: a run with a formula-like error and negative metrics', () => {
       ],
       3,
     );
-    const [e, o] = parse(headerLine(columnsOf(plan)) + encoder.encode(batch).text, {
+    const [e, o] = parse(headerLine(columnsOf(plan)) + Buffer.from(encoder.encode(batch).bytes).toString('utf8'), {
       columns: true,
     }) as Record<string, string>[];
     expect(e.error).toBe('\'=cmd|" /C calc"!A0');

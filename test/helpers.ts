@@ -70,7 +70,7 @@ export async function collect(
   const outcome = await runSweep(plan, {
     executor,
     ...options,
-    consumers: [new RowWriter(plan, (text) => void (csv += text)), tally, ...more],
+    consumers: [new RowWriter(plan, (bytes) => void (csv += Buffer.from(bytes).toString('utf8'))), tally, ...more],
   });
   return { csv, outcome, summary: tally.optimizers };
 }

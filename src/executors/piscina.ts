@@ -30,6 +30,8 @@ const TASKS_PER_THREAD = 2;
 const LARGE_ARENA_BYTES = 64 * 2 ** 20;
 /** Default heap limit of a worker thread (V8 old generation), in MiB. */
 export const DEFAULT_WORKER_MEMORY_MB = 2048;
+/** Node flags that a worker thread's execArgv rejects (ERR_WORKER_INVALID_EXEC_ARGV). */
+const HEAP_FLAG = /^--max-(old|semi)-space-size(=|$)/;
 
 export interface PoolOptions {
   /** Threads; default: the available cores. */
@@ -49,8 +51,11 @@ export class PiscinaExecutor implements Executor {
   private readonly busy = new Set<Lane>();
   /** Each problem's data, loaded once (keyed by its descriptor). */
   private readonly data = new Map<string, Promise<unknown>>();
-  /** Settles (rejects) when a worker thread cannot start: the pool is broken. */
-  private readonly broken: Promise<never>;
+  /** The rejections of the tasks in flight: a worker thread that cannot start breaks
+   * the pool, and tasks already submitted to piscina would wait for a thread forever.
+   * (Not a race against one never-settling promise: every race would leave it a
+   * reaction holding its result, a leak of every batch.) */
+  private readonly inFlight = new Set<(e: Error) => void>();
   private failure: Error | undefined;
 
   constructor(options: PoolOptions = {}) {
@@ -66,16 +71,14 @@ export class PiscinaExecutor implements Executor {
       // require(esm), which aborts the whole process (V8 "IsGraphAsync" fatal error,
       // seen as exit 134) when a thread is torn down while still loading; without it
       // piscina falls back to import(), which fails cleanly.
-      execArgv: [...process.execArgv, '--no-experimental-require-module'],
+      // Heap sizes are per process: a worker thread refuses them (its own limit is
+      // resourceLimits), so `node --max-old-space-size=… cli.js` must not pass them on.
+      execArgv: [...process.execArgv.filter((a) => !HEAP_FLAG.test(a)), '--no-experimental-require-module'],
     });
-    // A worker that cannot start is reported here. Tasks already submitted to piscina
-    // would wait for a thread forever: `broken` ends them.
-    let fail: (e: ExecutorError) => void = () => undefined;
-    this.broken = new Promise<never>((_, reject) => (fail = reject));
-    this.broken.catch(() => undefined);
+    // A worker that cannot start is reported here: it ends the tasks in flight.
     this.pool.on('error', (e: Error) => {
       this.failure ??= e;
-      fail(new ExecutorError(`worker threads failed: ${e.message}`));
+      for (const reject of this.inFlight) reject(new ExecutorError(`worker threads failed: ${e.message}`));
     });
   }
 
@@ -104,7 +107,10 @@ export class PiscinaExecutor implements Executor {
     const lane = this.takeLane(runBytes(request.plan.problem));
     try {
       const task: Task = { request, data, lane };
-      return await Promise.race([this.pool.run(task) as Promise<ResultBatch>, this.broken]);
+      return await new Promise<ResultBatch>((resolve, reject) => {
+        this.inFlight.add(reject);
+        (this.pool.run(task) as Promise<ResultBatch>).then(resolve, reject).finally(() => this.inFlight.delete(reject));
+      });
     } catch (e) {
       // A thread that could not start is the pool's failure, not the batch's.
       this.throwIfBroken();
