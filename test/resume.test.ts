@@ -330,6 +330,42 @@ describe('a file left torn', () => {
   });
 });
 
+describe('--resume of what a sweep left, whatever it left', () => {
+  it('nothing at all (stopped before the CSV existed): the sweep starts', async () => {
+    const out = join(tmp, 'never-started.csv');
+    const r = await run([smallConfig, '--out', out, '--resume']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('nothing to resume yet; starting the sweep');
+    expect(stable(readFileSync(out, 'utf8'))).toEqual(stable(readFileSync(smallReference, 'utf8')));
+    expect(readRecord(out).complete).toBe(true);
+  });
+
+  it("a manifest of format 1 (an older engine: no config in it) resumes when its fingerprint is this plan's", async () => {
+    const out = copyOf(smallReference, 'format-1');
+    truncateSync(out, Buffer.byteLength(completeLines(readFileSync(out, 'utf8').slice(0, 700))));
+    const { fingerprint, name, runs } = readRecord(out);
+    writeFileSync(`${out}.sweep.json`, JSON.stringify({ format: 1, fingerprint, name, runs, complete: false }));
+    const r = await run([smallConfig, '--out', out, '--resume']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/resuming .*: \d+ of 48 runs already done/);
+    expect(stable(readFileSync(out, 'utf8'))).toEqual(stable(readFileSync(smallReference, 'utf8')));
+  });
+
+  it('a manifest whose config lacks fields that have defaults (written before they existed) resumes', async () => {
+    const out = copyOf(smallReference, 'older-config');
+    truncateSync(out, Buffer.byteLength(completeLines(readFileSync(out, 'utf8').slice(0, 700))));
+    const manifest = JSON.parse(readFileSync(`${out}.sweep.json`, 'utf8')) as {
+      config: { problem: Record<string, unknown> };
+      complete: boolean;
+    };
+    delete manifest.config.problem.start; // the bowl's start option, [-7, 2] by default
+    writeFileSync(`${out}.sweep.json`, JSON.stringify({ ...manifest, complete: false }));
+    const r = await run([smallConfig, '--out', out, '--resume']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(stable(readFileSync(out, 'utf8'))).toEqual(stable(readFileSync(smallReference, 'utf8')));
+  });
+});
+
 describe('refused: exit 2, one line, the file untouched', () => {
   async function refusedOn(out: string, args: string[], says: string[]): Promise<void> {
     const csv = readFileSync(out);
@@ -362,7 +398,28 @@ describe('refused: exit 2, one line, the file untouched', () => {
   it('--resume without its .sweep.json', async () => {
     const out = copyOf(smallReference, 'no-record');
     rmSync(`${out}.sweep.json`);
-    await refusedOn(out, [smallConfig, '--out', out, '--resume'], [out, '.sweep.json', '--force']);
+    await refusedOn(
+      out,
+      [smallConfig, '--out', out, '--resume'],
+      [out, 'manifest', '.sweep.json', 'missing', '--force'],
+    );
+  });
+
+  it('--resume of a manifest whose CSV is gone', async () => {
+    const out = copyOf(smallReference, 'no-csv');
+    rmSync(out);
+    const manifest = readFileSync(`${out}.sweep.json`);
+    const r = await run([smallConfig, '--out', out, '--resume']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(oneLine(r.stderr)).toContain('the CSV is missing but its manifest is there');
+    expect(readFileSync(`${out}.sweep.json`).equals(manifest)).toBe(true);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('--resume of a manifest that is not JSON says so (not that it is missing)', async () => {
+    const out = copyOf(smallReference, 'torn-manifest');
+    writeFileSync(`${out}.sweep.json`, '{"format": 2, "fing');
+    await refusedOn(out, [smallConfig, '--out', out, '--resume'], [out, 'not valid JSON']);
   });
 
   it('--resume on a file whose rows were reordered by hand', async () => {
