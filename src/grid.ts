@@ -79,7 +79,11 @@ export interface RunSpec {
 
 type RandomAxis = Extract<Axis, { kind: 'random' }>;
 
-/** Samples already drawn, per axis object and trial (consecutive runs share a trial). */
+/** Samples already drawn, per axis object and trial (consecutive runs share a trial).
+ * Module state, deliberately: `specAt` stays a pure function of (plan, id) (a sample
+ * is a pure function of the seed, the label and the trial), and drawing one costs a
+ * new rng per run otherwise. Keyed weakly by the plan's axis objects, so it goes with
+ * the plan. */
 const drawn = new WeakMap<RandomAxis, Map<number, number>>();
 
 function sample(axis: RandomAxis, searchSeed: number, trial: number): number {

@@ -16,7 +16,10 @@ import type { Optimizer } from './types.js';
 const REMEMBERED_POWERS = 1 << 16;
 
 /** β^t for t = 1, 2, …, remembered for the last β seen: every run of a sweep asks for
- * the same few powers, and a table lookup gives exactly the value `β ** t` gives. */
+ * the same few powers, and a table lookup gives exactly the value `β ** t` gives.
+ * Module state, deliberately: `update` stays pure in what it computes (the same bits
+ * as `β ** t`), and the table measured about 20% less CPU per 30-step bowl run
+ * (commit be729ea). One table per thread, of at most REMEMBERED_POWERS numbers. */
 function powers(): (beta: number, t: number) => number {
   let base = NaN;
   let table: number[] = [];

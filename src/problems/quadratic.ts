@@ -13,7 +13,10 @@ export interface QuadraticOptions {
   condition: number;
 }
 
-/** cᵢ = κ^(i/(n−1)), computed once per options and shared by the runs of a thread. */
+/** cᵢ = κ^(i/(n−1)), computed once per options and shared by the runs of a thread.
+ * Module state, deliberately: at a million parameters the curvatures cost as much as
+ * a few updates, and every run of a batch asks for the same ones; only the last
+ * options' array is kept (one problem per sweep), so it never grows. */
 const cache = new Map<string, Float64Array>();
 function curvatures(dim: number, condition: number): Float64Array {
   const key = `${dim}:${condition}`;
