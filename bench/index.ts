@@ -18,6 +18,8 @@ import { KERNEL_MIN_DIM } from '../src/run.js';
 import { RowWriter, columnsOf, headerLine } from '../src/csv.js';
 import { runSweep } from '../src/sweep.js';
 import { Worker } from 'node:worker_threads';
+import { spawnSync } from 'node:child_process';
+import { RUNS_PER_SEED, type MemoryResult } from './sweep-memory-driver.js';
 import { plainRuns, type PlainGrid } from './bowl-plain.js';
 
 const REPEATS = 5;
@@ -146,8 +148,40 @@ function adamBandwidth(): void {
   );
 }
 
+/** Peak memory of the CLI's sweep against the number of runs: the same bowl grid
+ * with more seeds, each sweep in a child process (bench/sweep-memory-driver.ts). */
+function sweepMemory(): void {
+  const driver = new URL('./sweep-memory-driver.js', import.meta.url).pathname;
+  const sizes = [12, 86, 857, 7143]; // × 1,400 runs per seed: 16,800 … 10,000,200 runs
+  say(`\n### Memory: peak RSS against the sweep's length (bowl, 30 steps, 2 workers, CSV written)\n`);
+  say('| runs | peak RSS, MB | vs 120,400 runs | runs/s |');
+  say('|---:|---:|---:|---:|');
+  const rows: { runs: number; mb: number; rate: number }[] = [];
+  for (const seeds of sizes) {
+    // Through a shell that forks it, so that its max RSS is its own, not this process's.
+    const child = spawnSync(
+      '/bin/sh',
+      ['-c', '"$0" "$@"; exit $?', process.execPath, driver, String(seeds), '2', join(dir, `memory-${seeds}.csv`)],
+      { encoding: 'utf8' },
+    );
+    if (child.error || child.status !== 0)
+      throw new Error(`${driver} ${seeds} failed: ${child.error?.message ?? child.stderr}`);
+    const r = JSON.parse(child.stdout) as MemoryResult;
+    rows.push({ runs: r.runs, mb: r.maxRssBytes / 1e6, rate: r.runs / r.seconds });
+    rmSync(join(dir, `memory-${seeds}.csv`), { force: true });
+  }
+  const base = rows.find((r) => r.runs === 86 * RUNS_PER_SEED)!;
+  for (const r of rows)
+    say(
+      `| ${r.runs.toLocaleString('en')} | ${r.mb.toFixed(0)} | ${(r.mb / base.mb).toFixed(2)}× | ${Math.round(r.rate).toLocaleString('en')} |`,
+    );
+  say(
+    `\nPeak RSS: process.resourceUsage().maxRSS of the child process, worker threads included; runs/s includes writing the CSV and the manifest.`,
+  );
+}
+
 /** `npm run bench -- bowl adam` runs only those sections; no names, all of them. */
-const SECTIONS = ['bowl', 'adam', 'mnist'] as const;
+const SECTIONS = ['bowl', 'memory', 'adam', 'mnist'] as const;
 const asked = process.argv.slice(2);
 for (const name of asked)
   if (!(SECTIONS as readonly string[]).includes(name)) {
@@ -161,6 +195,7 @@ say(
 );
 try {
   if (wanted('bowl')) await sweepThroughput();
+  if (wanted('memory')) sweepMemory();
   if (wanted('adam')) adamBandwidth();
 } finally {
   rmSync(dir, { recursive: true, force: true });
