@@ -42,7 +42,7 @@ export function runBytes(problem: { name: string; options: object }): number {
  * `resolveData` gave for the plan's problem, on this side of the boundary. */
 export function runBatch(request: BatchRequest, data: unknown, memory: KernelMemory, live?: BatchLive): ResultBatch {
   checkVersion(request, 'a batch request');
-  const { plan, first, count, curveEvery } = request;
+  const { plan, first, count, curveEvery, budget } = request;
   const def = PROBLEMS[plan.problem.name];
   const options = plan.problem.options;
   const encoder = request.encodeRows ? new RowEncoder(plan) : undefined;
@@ -84,7 +84,7 @@ export function runBatch(request: BatchRequest, data: unknown, memory: KernelMem
   };
   const rows = encoder && new RowBuffer(count);
   for (let k = 0; k < count; k++) {
-    const spec = specAt(plan, first + k);
+    const spec = budget === plan.steps ? specAt(plan, first + k) : { ...specAt(plan, first + k), steps: budget };
     live?.begin(spec.id);
     const started = performance.now();
     let r: RunResult;

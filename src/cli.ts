@@ -22,7 +22,8 @@ import {
   type ExecutorName,
 } from './executors/index.js';
 import type { Plan } from './grid.js';
-import { CsvFile, CurvesFile } from './output.js';
+import { CsvFile, CurvesFile, JournalFile } from './output.js';
+import { runEarlyStopping } from './early.js';
 import { Tally, bestRuns, dryRun, progressLine } from './report.js';
 import { RowWriter, columnsOf, headerLine } from './csv.js';
 import type { LiveRun } from './protocol.js';
@@ -181,7 +182,7 @@ async function openOutputs(args: Args, plan: Plan, outPath: string, curveEvery: 
   if (!args.curves) return { file, from, resumed: resumed !== undefined };
   try {
     const curves = resumed
-      ? await CurvesFile.resume(args.curves, plan, from)
+      ? await CurvesFile.resume(args.curves, plan, new Set(resumed.doneIds))
       : await CurvesFile.create(args.curves, plan, args.force);
     return { file, curves, from, resumed: resumed !== undefined };
   } catch (e) {
@@ -263,25 +264,34 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
         }, PROGRESS_MS)
       : undefined;
   const tally = new Tally(plan);
-  if (file) tally.accept(file.prior);
+  for (const b of file?.prior ?? []) tally.accept(b);
   const stdout = new RowWriter(plan, async (bytes) => {
     if (!pipeClosed && !process.stdout.write(bytes)) await new Promise((r) => process.stdout.once('drain', r));
   });
   const counter: Consumer = {
     accept(batch) {
-      written = batch.first + batch.count;
+      written += batch.count;
     },
   };
   let complete = false;
+  const journal = plan.earlyStopping && file ? await JournalFile.open(file.path, plan, resumed) : undefined;
   try {
-    const summary = await runSweep(plan, {
+    const common = {
       executor,
-      from,
       retries: args.retries,
       signal: controller.signal,
       curveEvery: curves ? curveEvery : 0,
       consumers: [...(curves ? [curves] : []), file ?? stdout, tally, counter],
-    });
+    };
+    const summary = plan.earlyStopping
+      ? await runEarlyStopping(plan, {
+          ...common,
+          // Standard output keeps no journal: it cannot be resumed.
+          journal: journal ?? { accept: () => undefined },
+          journaled: journal?.prior,
+          written: file?.doneIds,
+        })
+      : await runSweep(plan, { ...common, from });
     complete = !summary.interrupted;
     if (ticker) process.stderr.write('\r\x1b[K');
     if (pipeClosed) return EXIT.OK;
@@ -291,7 +301,7 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
     const shown = rate >= 100 ? Math.round(rate).toLocaleString('en') : rate.toPrecision(2);
     say(`${summary.runs} runs in ${summary.seconds.toFixed(2)} s (${shown} runs/s) → ${where}\n`);
     if (!stoppedBy) return EXIT.OK;
-    const rest = plan.total - summary.written;
+    const rest = plan.total - written;
     process.stderr.write(
       toStdout
         ? `sweep: interrupted with ${rest} runs not done\n`
@@ -303,6 +313,7 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await curves?.close();
+    await journal?.close(complete);
     await file?.close(complete);
   }
 }

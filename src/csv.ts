@@ -28,10 +28,11 @@ export const COLUMN_DOCS = {
     'random search only: the trial whose sampled values this run uses (blank for an optimizer that samples nothing)',
   seed: 'seed of the run: starting point and minibatches',
   steps: 'updates the run was asked to make',
-  status: 'ok, diverged (loss or parameters became NaN or ±Inf) or error',
-  final_loss: 'loss at the final parameters (blank unless ok)',
+  status: 'ok, diverged (loss or parameters became NaN or ±Inf), error, or pruned (stopped early)',
+  final_loss: 'loss at the final parameters (blank unless ok; for a pruned run, where it stopped)',
   best_loss: 'lowest loss seen, starting point included',
   diverged_at: 'updates done when the run diverged (blank unless diverged)',
+  pruned_at: 'early stopping only: updates done when the run was stopped (blank unless pruned)',
   duration_ms: 'wall time of the run in its worker (varies between runs of the same config)',
   error: 'why the run failed (status error only)',
 } as const;
@@ -68,6 +69,7 @@ export function columnsOf(plan: Plan): Columns {
       'final_loss',
       'best_loss',
       'diverged_at',
+      ...(plan.earlyStopping ? ['pruned_at'] : []),
       ...metrics,
       'duration_ms',
       'error',
@@ -153,7 +155,8 @@ export class RowEncoder {
     if (plan.random) line += spec.trial === undefined ? ',' : `,${spec.trial}`;
     const status = STATUSES[batch.status[k]];
     line += `,${spec.seed},${spec.steps},${textCell(status)},${num(batch.finalLoss[k])},${num(batch.bestLoss[k])},`;
-    if (batch.divergedAt[k] >= 0) line += batch.divergedAt[k];
+    if (status === 'diverged') line += batch.stoppedAt[k];
+    if (plan.earlyStopping) line += status === 'pruned' ? `,${batch.stoppedAt[k]}` : ',';
     const m = batch.metricCount;
     for (let i = k * m; i < (k + 1) * m; i++) line += `,${num(batch.metrics[i])}`;
     line += `,${num(Number(batch.durationMs[k].toFixed(DURATION_DIGITS)))},`;

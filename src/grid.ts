@@ -46,6 +46,11 @@ export interface PlanOptimizer {
   readonly first: number;
 }
 
+/** Early stopping, as validated (see src/early.ts). */
+export type EarlyStopping =
+  | { readonly method: 'successive-halving' | 'hyperband'; readonly minSteps: number; readonly reduction: number }
+  | { readonly method: 'median'; readonly warmupSteps: number; readonly every: number };
+
 export interface Plan {
   readonly name: string;
   readonly problem: { readonly name: string; readonly options: object };
@@ -60,6 +65,8 @@ export interface Plan {
   /** The axes that get a CSV column, in AXIS_NAMES order. */
   readonly columns: readonly AxisName[];
   readonly total: number;
+  /** Absent unless the config asks for early stopping. */
+  readonly earlyStopping?: EarlyStopping;
 }
 
 export interface RunSpec {

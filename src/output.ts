@@ -9,12 +9,12 @@
 import { constants, existsSync, statSync } from 'node:fs';
 import { access, mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { RowEncoder, RowWriter, curveHeaderLine, curveText, headerLine } from './csv.js';
+import { RowEncoder, RowWriter, columnsOf, curveHeaderLine, curveText, headerLine } from './csv.js';
 import { OutputError, UsageError } from './errors.js';
 import type { Plan } from './grid.js';
 import { manifestPath, newManifest, readManifest, samePlan, writeManifest, type Manifest } from './manifest.js';
-import { parseCsv, rowsToBatch, wholeLines } from './read.js';
-import type { ResultBatch } from './results.js';
+import { parseCsv, rowsToBatches, wholeLines } from './read.js';
+import { records, type ResultBatch, type RunRecord } from './results.js';
 import type { Consumer } from './sweep.js';
 
 /** Longest a finished row waits in the OS before it is forced to disk. */
@@ -114,15 +114,20 @@ export class CsvFile implements Consumer {
     private readonly file: SyncedFile,
     private readonly manifest: Manifest,
     plan: Plan,
-    /** The records already in the file when it was opened (resume). */
-    readonly prior: ResultBatch,
+    /** The records already in the file when it was opened (resume), in file order. */
+    readonly prior: readonly ResultBatch[],
   ) {
     this.rows = new RowWriter(plan, (bytes) => this.file.write(bytes));
   }
 
   /** Runs already in the file when it was opened. */
   get done(): number {
-    return this.prior.count;
+    return this.prior.reduce((n, b) => n + b.count, 0);
+  }
+
+  /** Their ids, in file order. */
+  get doneIds(): number[] {
+    return this.prior.flatMap((b) => Array.from({ length: b.count }, (_, k) => b.first + k));
   }
 
   get path(): string {
@@ -136,7 +141,7 @@ export class CsvFile implements Consumer {
     const manifest = newManifest(plan, encoder.columns.header, curves);
     await writeManifest(path, manifest);
     const file = await startedWith(new SyncedFile(path, handle, 0), headerLine(encoder.columns));
-    return new CsvFile(file, manifest, plan, rowsToBatch(plan, [], path));
+    return new CsvFile(file, manifest, plan, []);
   }
 
   /**
@@ -161,7 +166,7 @@ export class CsvFile implements Consumer {
       );
     const header = headerLine(new RowEncoder(plan).columns);
     const kept = wholeLines(await readForResume(path, '--out'), header, what);
-    const prior = rowsToBatch(plan, kept ? parseCsv(kept, what) : [], what);
+    const prior = rowsToBatches(plan, kept ? parseCsv(kept, what) : [], what);
     const renewed = { ...newManifest(plan, new RowEncoder(plan).columns.header, curves ?? manifest.curves) };
     await writeManifest(path, renewed);
     return new CsvFile(await reopen(path, header, kept), renewed, plan, prior);
@@ -195,17 +200,17 @@ export class CurvesFile implements Consumer {
     );
   }
 
-  /** Reopens the curves CSV, keeping the rows of runs before `from` (those the
-   * results CSV has). */
-  static async resume(path: string, plan: Plan, from: number): Promise<CurvesFile> {
+  /** Reopens the curves CSV, keeping the rows of the runs the results CSV has
+   * (`written`; the curves file holds them first, in the same order). */
+  static async resume(path: string, plan: Plan, written: ReadonlySet<number>): Promise<CurvesFile> {
     if (!existsSync(path)) return CurvesFile.create(path, plan, false);
     const header = curveHeaderLine(plan);
     const lines = wholeLines(await readForResume(path, '--curves'), header, `--resume --curves ${path}`);
     let kept = lines;
     if (lines) {
-      // Rows are in run order: cut at the first row of a run not in the results.
+      // Cut at the first row of a run not in the results.
       let at = 0;
-      while (at < lines.length && Number(lines.slice(at, lines.indexOf(',', at))) < from)
+      while (at < lines.length && written.has(Number(lines.slice(at, lines.indexOf(',', at)))))
         at = lines.indexOf('\n', at) + 1;
       kept = lines.slice(0, at);
     }
@@ -219,6 +224,51 @@ export class CurvesFile implements Consumer {
 
   close(): Promise<void> {
     return this.file.close();
+  }
+}
+
+/** Early stopping's journal, `<csv>.rungs.csv`: every rung's records as they come
+ * (the results CSV's columns; `steps` is the rung's), so that an interrupted sweep
+ * resumes without doing a rung again. Removed when the sweep completes. */
+export class JournalFile implements Consumer {
+  readonly wantsRows = true;
+  private readonly rows: RowWriter;
+
+  private constructor(
+    private readonly file: SyncedFile,
+    plan: Plan,
+    /** The rung records already journaled (resume), in journal order. */
+    readonly prior: RunRecord[],
+  ) {
+    this.rows = new RowWriter(plan, (bytes) => this.file.write(bytes));
+  }
+
+  static path(csv: string): string {
+    return `${csv}.rungs.csv`;
+  }
+
+  /** Creates the journal of `csv`, or reopens it to go on (`resume`). */
+  static async open(csv: string, plan: Plan, resume: boolean): Promise<JournalFile> {
+    const path = JournalFile.path(csv);
+    const header = headerLine(columnsOf(plan));
+    if (!resume || !existsSync(path)) {
+      const file = await startedWith(new SyncedFile(path, await create(path, true, '--out'), 0), header);
+      return new JournalFile(file, plan, []);
+    }
+    const what = `--resume ${csv}: its journal ${path}`;
+    const kept = wholeLines(await readForResume(path, '--out'), header, what);
+    const prior = rowsToBatches(plan, kept ? parseCsv(kept, what) : [], what, false).flatMap((b) => [...records(b)]);
+    return new JournalFile(await reopen(path, header, kept), plan, prior);
+  }
+
+  accept(batch: ResultBatch): void | Promise<void> {
+    return this.rows.accept(batch);
+  }
+
+  /** Closes; removes the journal once the sweep is complete (the CSV has it all). */
+  async close(complete: boolean): Promise<void> {
+    await this.file.close();
+    if (complete) await rm(this.file.path, { force: true });
   }
 }
 

@@ -18,6 +18,9 @@ export interface BatchRequest {
   readonly plan: Plan;
   readonly first: number;
   readonly count: number;
+  /** Updates each run makes: the plan's steps, or fewer for a rung of early stopping
+   * (the run's record is then its state at that step). */
+  readonly budget: number;
   /** Record each run's curve every this many steps; 0 for none. */
   readonly curveEvery: number;
   /** Encode the CSV rows where the runs run (`ResultBatch.rows`). */
@@ -50,8 +53,9 @@ export function request(
   count: number,
   curveEvery: number,
   encodeRows: boolean,
+  budget = plan.steps,
 ): BatchRequest {
-  return { v: PROTOCOL_VERSION, plan, first, count, curveEvery, encodeRows };
+  return { v: PROTOCOL_VERSION, plan, first, count, budget, curveEvery, encodeRows };
 }
 
 /** Throws unless `message` is of this protocol version. */

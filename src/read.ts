@@ -35,53 +35,86 @@ export function parseCsv(text: string, what: string): string[][] {
   }
 }
 
-/** Rows of a results CSV (after its header) as records of runs 0, 1, …; `what` names
- * the file in messages. */
-export function rowsToBatch(plan: Plan, rows: readonly (readonly string[])[], what: string): ResultBatch {
+/**
+ * Rows of a results CSV (after its header) as records, in file order, as batches of
+ * consecutive run ids; `what` names the file in messages. In run order (`ordered`,
+ * every sweep without early stopping) the rows must be runs 0, 1, 2, …; otherwise
+ * each run at most once.
+ */
+export function rowsToBatches(
+  plan: Plan,
+  rows: readonly (readonly string[])[],
+  what: string,
+  ordered = !plan.earlyStopping,
+): ResultBatch[] {
   const columns = columnsOf(plan);
   const at = (name: string): number => columns.header.indexOf(name);
-  const [id, status, finalLoss, bestLoss, divergedAt, duration, error] = [
+  const [id, status, finalLoss, bestLoss, divergedAt, prunedAt, duration, error] = [
     'run_id',
     'status',
     'final_loss',
     'best_loss',
     'diverged_at',
+    'pruned_at',
     'duration_ms',
     'error',
   ].map(at);
   const metrics = columns.metrics.map(at);
-  const b = new ResultsBuilder(0, rows.length, metrics.length);
-  const values = new Float64Array(metrics.length);
-  rows.forEach((row, i) => {
+  const ids = rows.map((row, i) => {
     const line = i + 2;
-    const bad = (column: string, cell: string | undefined): UsageError =>
-      new UsageError(`${what}: row ${line}, column ${column}: ${JSON.stringify(cell)} is not what this tool writes`);
     if (row.length !== columns.header.length)
       throw new UsageError(`${what}: row ${line} has ${row.length} cells, the header ${columns.header.length}`);
-    if (row[id] !== String(i))
-      throw new UsageError(`${what}: row ${line} has run_id ${row[id]}, expected ${i}; the file was changed by hand`);
-    const num = (k: number, name: string): number => {
-      const cell = row[k];
-      if (cell === '') return NaN;
-      const v = Number(cell);
-      if (!Number.isFinite(v) || cell.trim() !== cell) throw bad(name, cell);
-      return v;
-    };
-    const s = row[status] as RunStatus;
-    if (!(STATUSES as readonly string[]).includes(s)) throw bad('status', row[status]);
-    metrics.forEach((k, m) => (values[m] = num(k, columns.metrics[m])));
-    const d = row[divergedAt] === '' ? -1 : num(divergedAt, 'diverged_at');
-    b.addOutcome(
-      s,
-      num(finalLoss, 'final_loss'),
-      num(bestLoss, 'best_loss'),
-      d,
-      num(duration, 'duration_ms'),
-      values,
-      row[error],
-    );
+    const runId = Number(row[id]);
+    if (ordered ? row[id] !== String(i) : !(Number.isInteger(runId) && runId >= 0 && runId < plan.total))
+      throw new UsageError(
+        `${what}: row ${line} has run_id ${row[id]}, expected ${ordered ? i : `one of 0 … ${plan.total - 1}`}; the file was changed by hand`,
+      );
+    return runId;
   });
-  return b.build();
+  if (!ordered) {
+    const seen = new Set<number>();
+    ids.forEach((runId, i) => {
+      if (seen.has(runId))
+        throw new UsageError(`${what}: row ${i + 2} repeats run_id ${runId}; the file was changed by hand`);
+      seen.add(runId);
+    });
+  }
+  const batches: ResultBatch[] = [];
+  const values = new Float64Array(metrics.length);
+  for (let from = 0; from < rows.length;) {
+    let to = from + 1;
+    while (to < rows.length && ids[to] === ids[to - 1] + 1) to++;
+    const b = new ResultsBuilder(ids[from], to - from, metrics.length);
+    for (let i = from; i < to; i++) {
+      const row = rows[i];
+      const bad = (column: string, cell: string | undefined): UsageError =>
+        new UsageError(`${what}: row ${i + 2}, column ${column}: ${JSON.stringify(cell)} is not what this tool writes`);
+      const num = (k: number, name: string): number => {
+        const cell = row[k];
+        if (cell === '') return NaN;
+        const v = Number(cell);
+        if (!Number.isFinite(v) || cell.trim() !== cell) throw bad(name, cell);
+        return v;
+      };
+      const s = row[status] as RunStatus;
+      if (!(STATUSES as readonly string[]).includes(s)) throw bad('status', row[status]);
+      metrics.forEach((k, m) => (values[m] = num(k, columns.metrics[m])));
+      const stopped = s === 'pruned' ? prunedAt : divergedAt;
+      const d = stopped < 0 || row[stopped] === '' ? -1 : num(stopped, columns.header[stopped]);
+      b.addOutcome(
+        s,
+        num(finalLoss, 'final_loss'),
+        num(bestLoss, 'best_loss'),
+        d,
+        num(duration, 'duration_ms'),
+        values,
+        row[error],
+      );
+    }
+    batches.push(b.build());
+    from = to;
+  }
+  return batches;
 }
 
 export interface WrittenSweep {
@@ -106,8 +139,8 @@ export async function readSweep(csv: string): Promise<WrittenSweep> {
   }
   const header = headerLine(columnsOf(plan));
   const lines = wholeLines(text, header, csv) ?? '';
-  const batch = rowsToBatch(plan, parseCsv(lines, csv), csv);
-  return { manifest, plan, records: [...records(batch)], complete: manifest.complete && batch.count === plan.total };
+  const list = rowsToBatches(plan, parseCsv(lines, csv), csv).flatMap((b) => [...records(b)]);
+  return { manifest, plan, records: list, complete: manifest.complete && list.length === plan.total };
 }
 
 /** Each run's curve from a curves CSV, by run id. */

@@ -6,6 +6,7 @@ import type { OptimizerName } from './optimizers/index.js';
 import type { LiveRun } from './protocol.js';
 import { STATUS_CODE, scoreAt, type ResultBatch } from './results.js';
 import type { Consumer } from './sweep.js';
+import { plannedUpdates } from './early.js';
 
 export interface OptimizerSummary {
   optimizer: OptimizerName;
@@ -13,6 +14,8 @@ export interface OptimizerSummary {
   ok: number;
   diverged: number;
   error: number;
+  /** Stopped early (early stopping); never ranked. */
+  pruned: number;
   /** The ok run best in the ranking column (`Columns.rank`: the lowest final loss,
    * unless the problem ranks by another column), with its value there. */
   best?: { spec: RunSpec; value: number };
@@ -36,13 +39,15 @@ export class Tally implements Consumer {
         ok: 0,
         diverged: 0,
         error: 0,
+        pruned: 0,
         bestId: -1,
         bestScore: Infinity,
       });
   }
 
   accept(r: ResultBatch): void {
-    // Runs of one optimizer are contiguous: walk the optimizers the batch spans.
+    // Runs of one optimizer are contiguous: walk the optimizers the batch spans (a
+    // batch is consecutive runs, whichever order batches come in).
     for (const o of this.plan.optimizers) {
       const lo = Math.max(o.first, r.first);
       const hi = Math.min(o.first + o.count, r.first + r.count);
@@ -59,6 +64,7 @@ export class Tally implements Consumer {
             s.bestId = id;
           }
         } else if (r.status[k] === STATUS_CODE.diverged) s.diverged++;
+        else if (r.status[k] === STATUS_CODE.pruned) s.pruned++;
         else s.error++;
       }
     }
@@ -86,14 +92,29 @@ function table(rows: string[][]): string {
 export function dryRun(plan: Plan): string {
   const rows = countsByOptimizer(plan).map(({ optimizer, runs }) => [optimizer, String(runs)]);
   rows.push(['total', String(plan.total)]);
-  return `${table([['optimizer', 'runs'], ...rows])}\n`;
+  const { full, early } = plannedUpdates(plan);
+  const updates =
+    early === undefined
+      ? `updates: ${full.toLocaleString('en')}\n`
+      : `updates: at most ${early.toLocaleString('en')} with early stopping (${plan.earlyStopping!.method}, ${((100 * early) / full).toFixed(1)}%), ${full.toLocaleString('en')} without\n`;
+  return `${table([['optimizer', 'runs'], ...rows])}\n${updates}`;
 }
 
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toPrecision(6) : String(x));
 
 export function bestRuns(plan: Plan, optimizers: readonly OptimizerSummary[]): string {
   const rows = [
-    ['optimizer', 'runs', 'ok', 'diverged', 'error', `best ${columnsOf(plan).rank.column}`, 'run_id', 'settings'],
+    [
+      'optimizer',
+      'runs',
+      'ok',
+      'diverged',
+      'error',
+      ...(plan.earlyStopping ? ['pruned'] : []),
+      `best ${columnsOf(plan).rank.column}`,
+      'run_id',
+      'settings',
+    ],
   ];
   for (const s of optimizers) {
     const settings = s.best
@@ -107,6 +128,7 @@ export function bestRuns(plan: Plan, optimizers: readonly OptimizerSummary[]): s
       String(s.ok),
       String(s.diverged),
       String(s.error),
+      ...(plan.earlyStopping ? [String(s.pruned)] : []),
       s.best ? fmt(s.best.value) : '-',
       s.best ? String(s.best.spec.id) : '-',
       settings,

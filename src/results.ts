@@ -11,7 +11,7 @@
  */
 
 /** Every status a run can end in, declared once (the CSV's `status` cell). */
-export const STATUSES = ['ok', 'diverged', 'error'] as const;
+export const STATUSES = ['ok', 'diverged', 'error', 'pruned'] as const;
 export type RunStatus = (typeof STATUSES)[number];
 /** A status as a small integer (its index in STATUSES), for the status column. */
 export const STATUS_CODE: Readonly<Record<RunStatus, number>> = Object.freeze(
@@ -53,7 +53,16 @@ export interface ErrorRecord extends RecordBase {
   /** Why: the run threw, or its worker died. */
   readonly error: string;
 }
-export type RunRecord = OkRecord | DivergedRecord | ErrorRecord;
+/** Stopped early by the sweep's early-stopping rule (src/early.ts), with the values
+ * it had there. */
+export interface PrunedRecord extends RecordBase {
+  readonly status: 'pruned';
+  /** Updates done when it stopped. */
+  readonly prunedAt: number;
+  /** Loss at that step. */
+  readonly finalLoss: number;
+}
+export type RunRecord = OkRecord | DivergedRecord | ErrorRecord | PrunedRecord;
 
 /** Rows of a batch already encoded by their consumer's encoder (the CSV writer's,
  * run where the runs ran: formatting is a large share of a tiny run's cost). */
@@ -72,11 +81,11 @@ export interface ResultBatch {
   readonly count: number;
   /** STATUS_CODE of each run. */
   readonly status: Uint8Array;
-  /** NaN unless ok. */
+  /** NaN unless ok or pruned. */
   readonly finalLoss: Float64Array;
   readonly bestLoss: Float64Array;
-  /** −1 unless diverged. */
-  readonly divergedAt: Int32Array;
+  /** Updates done when the run stopped early (diverged or pruned); −1 otherwise. */
+  readonly stoppedAt: Int32Array;
   readonly durationMs: Float64Array;
   /** `count × metricCount`, row-major. */
   readonly metrics: Float64Array;
@@ -108,7 +117,9 @@ export function recordAt(batch: ResultBatch, k: number): RunRecord {
     case 'ok':
       return { ...base, status: 'ok', finalLoss: batch.finalLoss[k] };
     case 'diverged':
-      return { ...base, status: 'diverged', divergedAt: batch.divergedAt[k] };
+      return { ...base, status: 'diverged', divergedAt: batch.stoppedAt[k] };
+    case 'pruned':
+      return { ...base, status: 'pruned', prunedAt: batch.stoppedAt[k], finalLoss: batch.finalLoss[k] };
     default:
       return { ...base, status: 'error', error: errorAt(batch, k) };
   }
@@ -146,7 +157,7 @@ export function sliceBatch(batch: ResultBatch, from: number, to: number): Result
     status: batch.status.slice(from, to),
     finalLoss: batch.finalLoss.slice(from, to),
     bestLoss: batch.bestLoss.slice(from, to),
-    divergedAt: batch.divergedAt.slice(from, to),
+    stoppedAt: batch.stoppedAt.slice(from, to),
     durationMs: batch.durationMs.slice(from, to),
     metrics: batch.metrics.slice(from * m, to * m),
     metricCount: m,
@@ -176,7 +187,7 @@ export class ResultsBuilder {
   private readonly status: Uint8Array;
   private readonly finalLoss: Float64Array;
   private readonly bestLoss: Float64Array;
-  private readonly divergedAt: Int32Array;
+  private readonly stoppedAt: Int32Array;
   private readonly durationMs: Float64Array;
   private readonly metrics: Float64Array;
   private readonly errors: [number, string][] = [];
@@ -196,7 +207,7 @@ export class ResultsBuilder {
     this.status = new Uint8Array(count);
     this.finalLoss = new Float64Array(count);
     this.bestLoss = new Float64Array(count);
-    this.divergedAt = new Int32Array(count);
+    this.stoppedAt = new Int32Array(count);
     this.durationMs = new Float64Array(count);
     this.metrics = new Float64Array(count * metricCount);
     if (curveWidth > 0) this.curve = { offsets: new Int32Array(count + 1), step: [], values: [] };
@@ -206,7 +217,7 @@ export class ResultsBuilder {
       status: this.status,
       finalLoss: this.finalLoss,
       bestLoss: this.bestLoss,
-      divergedAt: this.divergedAt,
+      stoppedAt: this.stoppedAt,
       durationMs: this.durationMs,
       metrics: this.metrics,
       metricCount,
@@ -235,9 +246,9 @@ export class ResultsBuilder {
     const k = this.k;
     if (r.runId !== this.first + k) throw new RangeError(`record ${r.runId} added as run ${this.first + k}`);
     this.status[k] = STATUS_CODE[r.status];
-    this.finalLoss[k] = r.status === 'ok' ? r.finalLoss : NaN;
+    this.finalLoss[k] = r.status === 'ok' || r.status === 'pruned' ? r.finalLoss : NaN;
     this.bestLoss[k] = r.bestLoss;
-    this.divergedAt[k] = r.status === 'diverged' ? r.divergedAt : -1;
+    this.stoppedAt[k] = r.status === 'diverged' ? r.divergedAt : r.status === 'pruned' ? r.prunedAt : -1;
     this.durationMs[k] = r.durationMs;
     for (let i = 0; i < this.metricCount; i++) this.metrics[k * this.metricCount + i] = r.metrics[i] ?? NaN;
     if (r.status === 'error') this.errors.push([k, r.error]);
@@ -255,16 +266,16 @@ export class ResultsBuilder {
     status: RunStatus,
     finalLoss: number,
     bestLoss: number,
-    divergedAt: number,
+    stoppedAt: number,
     durationMs: number,
     metrics: ArrayLike<number>,
     error?: string,
   ): void {
     const k = this.k;
     this.status[k] = STATUS_CODE[status];
-    this.finalLoss[k] = status === 'ok' ? finalLoss : NaN;
+    this.finalLoss[k] = status === 'ok' || status === 'pruned' ? finalLoss : NaN;
     this.bestLoss[k] = bestLoss;
-    this.divergedAt[k] = status === 'diverged' ? divergedAt : -1;
+    this.stoppedAt[k] = status === 'diverged' || status === 'pruned' ? stoppedAt : -1;
     this.durationMs[k] = durationMs;
     for (let i = 0; i < this.metricCount; i++) this.metrics[k * this.metricCount + i] = metrics[i] ?? NaN;
     if (status === 'error') this.errors.push([k, error ?? '']);
@@ -285,7 +296,7 @@ export class ResultsBuilder {
       status: this.status,
       finalLoss: this.finalLoss,
       bestLoss: this.bestLoss,
-      divergedAt: this.divergedAt,
+      stoppedAt: this.stoppedAt,
       durationMs: this.durationMs,
       metrics: this.metrics,
       metricCount: this.metricCount,

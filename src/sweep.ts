@@ -21,11 +21,11 @@ const MAX_BATCH_RUNS = 4096;
 /** Batches per thread at least, when there are enough runs: keeps threads balanced. */
 const MIN_BATCHES_PER_THREAD = 4;
 
-export function batchSize(plan: Plan, threads: number): number {
+export function batchSize(plan: Plan, threads: number, steps = plan.steps, runs = plan.total): number {
   const dim = PROBLEMS[plan.problem.name].dim(plan.problem.options);
-  const perRun = plan.steps * dim + RUN_OVERHEAD;
+  const perRun = steps * dim + RUN_OVERHEAD;
   const byCost = Math.floor(BATCH_COST / perRun);
-  const byBalance = Math.ceil(plan.total / (threads * MIN_BATCHES_PER_THREAD));
+  const byBalance = Math.ceil(runs / (threads * MIN_BATCHES_PER_THREAD));
   return Math.max(1, Math.min(byCost, byBalance, MAX_BATCH_RUNS));
 }
 
@@ -39,11 +39,15 @@ export interface Consumer {
   readonly wantsRows?: boolean;
 }
 
+/** Runs `first … first + count − 1`. */
+export interface RunRange {
+  readonly first: number;
+  readonly count: number;
+}
+
 export interface SweepOutcome {
   /** Runs given to the consumers by this call (not those already in a resumed file). */
   runs: number;
-  /** Runs done in all, resumed ones included: the next run is this one. */
-  written: number;
   /** Whether the sweep stopped early (signal) with runs left to do. */
   interrupted: boolean;
   seconds: number;
@@ -60,6 +64,11 @@ export interface SweepOptions {
   batchSize?: number;
   /** The first run to do: runs before it are already done (resume). */
   from?: number;
+  /** The runs to do, in this order (ranges in order, run order inside each); default:
+   * `from` to the end. Early stopping gives a rung's configurations. */
+  runs?: readonly RunRange[];
+  /** Updates per run (a rung's); default the plan's steps. */
+  budget?: number;
   /** Extra attempts for a run that ends in error. */
   retries?: number;
   /** Record loss curves every this many steps; 0 (default) for none. */
@@ -87,32 +96,44 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
   const { executor, consumers, signal } = options;
   const retries = options.retries ?? 0;
   const from = options.from ?? 0;
-  const size = options.batchSize ?? batchSize(plan, executor.size);
+  const ranges = (options.runs ?? [{ first: from, count: plan.total - from }]).filter((r) => r.count > 0);
+  const total = ranges.reduce((n, r) => n + r.count, 0);
+  const budget = options.budget ?? plan.steps;
+  const size = options.batchSize ?? batchSize(plan, executor.size, budget, total);
   const capacity = executor.capacity(plan);
   const curveEvery = options.curveEvery ?? 0;
   const encodeRows = consumers.some((c) => c.wantsRows);
   // Runs finished ahead of an earlier one wait in `done`: submit no run further than
   // this past the first one not yet passed on, so that memory stays bounded.
   const window = Math.max(capacity * size * 2, size * 4);
+  const make = (first: number, count: number): BatchRequest =>
+    request(plan, first, count, curveEvery, encodeRows, budget);
 
-  let nextFresh = from;
+  // Two cursors over the ranges: the next run to submit, and the next to pass on.
+  let freshRange = 0;
+  let nextFresh = ranges[0]?.first ?? 0;
+  let submitted = 0;
+  let nextRange = 0;
+  let next = ranges[0]?.first ?? 0;
+  let passed = 0;
   const again: BatchRequest[] = [];
   const attempts = new Map<number, number>();
   const done = new Map<number, ResultBatch>(); // by first run id, waiting for its turn
   const running = new Set<Promise<void>>();
   let fatal: unknown;
-  let next = from;
 
   const take = (): BatchRequest | undefined => {
     const b = again.shift();
     if (b) return b;
-    if (nextFresh >= plan.total || nextFresh - next >= window) return undefined;
-    const count = Math.min(size, plan.total - nextFresh);
-    const batch = request(plan, nextFresh, count, curveEvery, encodeRows);
+    if (submitted >= total || submitted - passed >= window) return undefined;
+    const range = ranges[freshRange];
+    const count = Math.min(size, range.first + range.count - nextFresh);
+    const batch = make(nextFresh, count);
     nextFresh += count;
+    submitted += count;
+    if (nextFresh === range.first + range.count) nextFresh = ranges[++freshRange]?.first ?? 0;
     return batch;
   };
-  const single = (id: number): BatchRequest => request(plan, id, 1, curveEvery, encodeRows);
   const tryAgain = (id: number): boolean => {
     const n = (attempts.get(id) ?? 0) + 1;
     attempts.set(id, n);
@@ -124,7 +145,7 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
     for (let k = 0; retries > 0 && k < r.count; k++) {
       if (r.status[k] !== STATUS_CODE.error || !tryAgain(r.first + k)) continue;
       if (k > kept) done.set(r.first + kept, sliceBatch(r, kept, k));
-      again.push(single(r.first + k));
+      again.push(make(r.first + k, 1));
       kept = k + 1;
     }
     if (kept === 0) done.set(r.first, r);
@@ -136,7 +157,7 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
       return;
     }
     // Which run killed the worker is unknown: run each on its own.
-    if (batch.count > 1) for (let k = 0; k < batch.count; k++) again.push(single(batch.first + k));
+    if (batch.count > 1) for (let k = 0; k < batch.count; k++) again.push(make(batch.first + k, 1));
     else if (tryAgain(batch.first)) again.push(batch);
     else {
       const reason = `worker died: ${e instanceof Error ? e.message : String(e)}`;
@@ -149,6 +170,9 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
       done.delete(next);
       for (const c of consumers) await c.accept(r);
       next += r.count;
+      passed += r.count;
+      const range = ranges[nextRange];
+      if (next === range.first + range.count) next = ranges[++nextRange]?.first ?? 0;
     }
   };
 
@@ -168,10 +192,5 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
   }
   if (fatal !== undefined) throw fatal;
 
-  return {
-    runs: next - from,
-    written: next,
-    interrupted: next < plan.total,
-    seconds: (performance.now() - started) / 1000,
-  };
+  return { runs: passed, interrupted: passed < total, seconds: (performance.now() - started) / 1000 };
 }

@@ -145,9 +145,10 @@ describe('a sweep from the command line', () => {
     const r = await sweep('configs/grid.json', '--dry-run', '--out', out);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
+    const [table, updates] = r.stdout.trim().split('\nupdates: ');
+    expect(updates).toBe('960'); // 32 runs × 30 steps
     const counts = Object.fromEntries(
-      r.stdout
-        .trim()
+      table
         .split('\n')
         .slice(1)
         .map((line) => line.trim().split(/\s+/)),

@@ -103,8 +103,10 @@ describe('a sweep through the thread pool writes the CSV', () => {
         metrics.includes(column);
       expect(documented, column).toBe(true);
     }
-    // Every documented fixed column is there (trial only in random search).
-    for (const column of Object.keys(COLUMN_DOCS)) expect(header.includes(column), column).toBe(column !== 'trial');
+    // Every documented fixed column is there (trial only in random search, pruned_at
+    // only with early stopping).
+    for (const column of Object.keys(COLUMN_DOCS))
+      expect(header.includes(column), column).toBe(column !== 'trial' && column !== 'pruned_at');
     expect(new Set(header).size).toBe(header.length);
     expect(header.slice(0, 2)).toEqual(['run_id', 'optimizer']);
   });

@@ -157,7 +157,7 @@ describe('a run that throws', () => {
     expect(errors).toBe(6);
     expect(ok).toBe(18);
     expect(summary.interrupted).toBe(false);
-    expect(summary.written).toBe(24);
+    expect(summary.runs).toBe(24);
   });
 
   it('keeps a long, multi-line message to one short line', async () => {
@@ -193,7 +193,7 @@ describe('a worker that exits', () => {
     }
     expectOthersAsReference(rows, (id) => deaths.includes(id));
     expect(summary.optimizers.reduce((n, o) => n + o.error, 0)).toBe(deaths.length);
-    expect(summary.written).toBe(24);
+    expect(summary.runs).toBe(24);
   });
 
   it('with one run per batch too', async () => {

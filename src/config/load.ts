@@ -9,7 +9,7 @@ import { parse as parseTolerant, printParseErrorCode, type ParseError } from 'js
 import { MAX_ARENA_BYTES } from '../arena.js';
 import { runBytes } from '../batch.js';
 import { ConfigError, closest, show, showKey } from '../errors.js';
-import type { Axis, AxisName, Plan, PlanOptimizer } from '../grid.js';
+import type { Axis, AxisName, EarlyStopping, Plan, PlanOptimizer } from '../grid.js';
 import { gridSize } from '../grid.js';
 import { OPTIMIZERS, type OptimizerName } from '../optimizers/index.js';
 import { OptionError, PROBLEMS } from '../problems/index.js';
@@ -30,7 +30,32 @@ interface RawConfig {
   seeds?: number | number[];
   trials?: number;
   search_seed?: number;
+  early_stopping?: RawEarlyStopping;
   [axis: string]: unknown;
+}
+
+type RawEarlyStopping =
+  | { method: 'successive-halving' | 'hyperband'; min_steps: number; reduction?: number }
+  | { method: 'median'; warmup_steps: number; every: number };
+
+/** Successive halving keeps the best third by default, as Optuna and Ray Tune do. */
+export const DEFAULT_REDUCTION = 3;
+
+function toEarlyStopping(raw: RawEarlyStopping, steps: number, file: string): EarlyStopping {
+  const below = (field: string, value: number) => {
+    if (value >= steps)
+      throw new ConfigError(
+        file,
+        `early_stopping.${field}`,
+        `must be below steps (${steps}): no run would stop early, got ${value}`,
+      );
+  };
+  if (raw.method === 'median') {
+    below('warmup_steps', raw.warmup_steps);
+    return { method: 'median', warmupSteps: raw.warmup_steps, every: raw.every };
+  }
+  below('min_steps', raw.min_steps);
+  return { method: raw.method, minSteps: raw.min_steps, reduction: raw.reduction ?? DEFAULT_REDUCTION };
 }
 
 export interface LoadOptions {
@@ -332,6 +357,7 @@ function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
     optimizers,
     columns,
     total,
+    ...(raw.early_stopping && { earlyStopping: toEarlyStopping(raw.early_stopping, raw.steps, file) }),
   };
 }
 
@@ -361,5 +387,12 @@ export function planConfig(plan: Plan): Record<string, unknown> {
     steps: plan.steps,
     seeds: [...plan.seeds],
     ...(plan.random && { trials: plan.trials, search_seed: plan.searchSeed }),
+    ...(plan.earlyStopping && { early_stopping: earlyStoppingConfig(plan.earlyStopping) }),
   };
+}
+
+function earlyStoppingConfig(e: EarlyStopping): RawEarlyStopping {
+  return e.method === 'median'
+    ? { method: e.method, warmup_steps: e.warmupSteps, every: e.every }
+    : { method: e.method, min_steps: e.minSteps, reduction: e.reduction };
 }

@@ -51,6 +51,51 @@ export const AXIS_NAMES = [...HYPER_NAMES, WEIGHT_DECAY];
 /** Steps are counted in Int32 slots (the live progress, diverged_at). */
 export const MAX_STEPS = 2 ** 31 - 1;
 
+/** Early stopping (src/early.ts): one object per method, each with its own fields. */
+export const EARLY_STOPPING_METHODS = ['successive-halving', 'hyperband', 'median'] as const;
+const positiveSteps = (doc: string) => ({ type: 'integer', minimum: 1, maximum: MAX_STEPS, description: doc });
+const halving = (method: string, doc: string) => ({
+  type: 'object',
+  description: doc,
+  properties: {
+    method: { const: method },
+    min_steps: positiveSteps('updates at the first rung; rungs at min_steps · reduction^k below steps'),
+    reduction: { type: 'integer', minimum: 2, description: 'keep the best 1/reduction at each rung (default 3)' },
+  },
+  required: ['method', 'min_steps'],
+  additionalProperties: false,
+});
+const earlyStopping = {
+  description: 'stop hopeless runs early, deterministically (the same CSV for any number of workers)',
+  type: 'object',
+  properties: { method: { enum: [...EARLY_STOPPING_METHODS] } },
+  required: ['method'],
+  allOf: [
+    {
+      if: { properties: { method: { const: 'successive-halving' } }, required: ['method'] },
+      then: halving('successive-halving', 'synchronous successive halving over rungs'),
+    },
+    {
+      if: { properties: { method: { const: 'hyperband' } }, required: ['method'] },
+      then: halving('hyperband', 'brackets of successive halving over the same rungs'),
+    },
+    {
+      if: { properties: { method: { const: 'median' } }, required: ['method'] },
+      then: {
+        type: 'object',
+        description: 'stop a configuration worse than the median of its cohort at a checkpoint',
+        properties: {
+          method: { const: 'median' },
+          warmup_steps: positiveSteps('updates before the first checkpoint'),
+          every: positiveSteps('updates between checkpoints'),
+        },
+        required: ['method', 'warmup_steps', 'every'],
+        additionalProperties: false,
+      },
+    },
+  ],
+};
+
 const optimizerEntry = {
   anyOf: [
     { enum: OPTIMIZER_NAMES, description: 'an optimizer with the sweep-wide axes' },
@@ -115,6 +160,7 @@ export const CONFIG_SCHEMA = {
       minimum: 0,
       description: 'random search: the seed of the samples; default 0',
     },
+    early_stopping: earlyStopping,
   },
   required: ['name', 'problem', 'optimizers', 'steps'],
   additionalProperties: false,
