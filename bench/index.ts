@@ -181,7 +181,7 @@ function sweepMemory(): void {
 }
 
 /** `npm run bench -- bowl adam` runs only those sections; no names, all of them. */
-const SECTIONS = ['bowl', 'memory', 'adam', 'mnist'] as const;
+const SECTIONS = ['bowl', 'memory', 'adam', 'mnist', 'early'] as const;
 const asked = process.argv.slice(2);
 for (const name of asked)
   if (!(SECTIONS as readonly string[]).includes(name)) {
@@ -206,4 +206,11 @@ try {
 if (wanted('mnist')) {
   const { mnistBench } = await import('./mnist.js');
   await mnistBench(say);
+}
+
+// Early stopping (bench/early.ts): experiment C with and without successive halving,
+// the MNIST grid with and without hyperband.
+if (wanted('early')) {
+  const { earlyBench } = await import('./early.js');
+  await earlyBench(say);
 }
