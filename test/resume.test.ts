@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { OutputError } from '../src/errors.js';
 import { CurvesFile } from '../src/output.js';
+import { readCurves, readSweep } from '../src/read.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -257,6 +258,40 @@ describe('interrupted, then resumed to completion, equals the uninterrupted CSV'
   it('SIGKILL near the end', () => interruptAndResume('sigkill-late', 'SIGKILL', LATE));
   it('two SIGINTs: the second stops at once, and the file is still resumable', () =>
     interruptAndResume('sigint-twice', 'SIGINT twice', MIDDLE));
+});
+
+describe('curves across a kill and a resume', () => {
+  it('the curves file, the CSV and their records agree with the uninterrupted ones', async () => {
+    const refCsv = join(tmp, 'curves-reference.csv');
+    const refCurves = join(tmp, 'curves-reference.curves.csv');
+    const whole = await run([bigConfig, '--out', refCsv, '--curves', refCurves]);
+    expect(whole.code, whole.stderr).toBe(0);
+
+    const out = join(tmp, 'curves-killed.csv');
+    const curves = join(tmp, 'curves-killed.curves.csv');
+    const child = start([bigConfig, '--out', out, '--curves', curves]);
+    await waitFor('half the rows', () => rowsIn(out) >= BIG_RUNS / 2, child.exited);
+    child.kill('SIGKILL');
+    await child.exit;
+    const resumed = await run([bigConfig, '--out', out, '--curves', curves, '--resume']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(stable(readFileSync(out, 'utf8'))).toEqual(stable(readFileSync(refCsv, 'utf8')));
+    expect(readFileSync(curves, 'utf8')).toBe(readFileSync(refCurves, 'utf8'));
+
+    // The records read back agree with each other: every run's curve ends at its last
+    // step with its final loss (or, diverged, at the step it diverged).
+    const { plan, records } = await readSweep(out);
+    const byRun = await readCurves(curves, plan);
+    expect(byRun.size).toBe(BIG_RUNS);
+    for (const r of records) {
+      const c = byRun.get(r.runId)!;
+      const last = c.step.length - 1;
+      if (r.status === 'ok') {
+        expect(c.step[last]).toBe(plan.steps);
+        expect(c.values[last]).toBe(r.finalLoss);
+      } else if (r.status === 'diverged') expect(c.step[last]).toBe(r.divergedAt);
+    }
+  });
 });
 
 /** A copy of a reference CSV and its record, to damage. */
