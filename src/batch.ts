@@ -106,7 +106,7 @@ export function runBatch(request: BatchRequest, data: unknown, memory: KernelMem
       r.metrics,
       r.error,
     );
-    rows?.push(encoder!.row(spec, results.partial, k, r.error));
+    rows?.push(encoder!.row(spec, results.partial, k, r.error), r.error === undefined);
   }
   live?.end();
   return results.build(rows?.done());

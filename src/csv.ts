@@ -18,7 +18,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { specAt, type AxisName, type Plan, type RunSpec } from './grid.js';
 import { PROBLEMS } from './problems/index.js';
-import { STATUSES, errorAt, type EncodedRows, type ResultBatch } from './results.js';
+import { STATUSES, STATUS_CODE, errorAt, type EncodedRows, type ResultBatch } from './results.js';
 
 /** Fixed columns and what they mean; axis and problem-metric columns sit between. */
 export const COLUMN_DOCS = {
@@ -167,7 +167,8 @@ export class RowEncoder {
   /** Every row of a batch. */
   encode(batch: ResultBatch): EncodedRows {
     const rows = new RowBuffer(batch.count);
-    for (let k = 0; k < batch.count; k++) rows.push(this.row(specAt(this.plan, batch.first + k), batch, k));
+    for (let k = 0; k < batch.count; k++)
+      rows.push(this.row(specAt(this.plan, batch.first + k), batch, k), batch.status[k] !== STATUS_CODE.error);
     return rows.done();
   }
 
@@ -177,36 +178,39 @@ export class RowEncoder {
   }
 }
 
-/** Rows gathered one by one into `EncodedRows`. */
+/** Rows gathered one by one into `EncodedRows`, each written straight into a byte
+ * buffer (cheaper, measured, than joining the rows and encoding the whole). */
 export class RowBuffer {
-  private text = '';
-  /** Offsets in UTF-16 units until `done`, which makes them byte offsets. */
+  private bytes: Buffer;
+  private at = 0;
   private readonly ends: Int32Array;
   private k = 0;
 
   constructor(count: number) {
     this.ends = new Int32Array(count + 1);
+    this.bytes = Buffer.allocUnsafe(Math.max(1024, count * ROW_BYTES_GUESS));
   }
 
-  push(row: string): void {
-    this.text += row;
-    this.ends[++this.k] = this.text.length;
+  /** Adds a row; `ascii` promises it holds no character beyond U+007F (numbers and
+   * names: every row but one with an error message), which is written byte for byte. */
+  push(row: string, ascii = true): void {
+    // Room for the worst case: three UTF-8 bytes per UTF-16 unit.
+    if (this.bytes.length - this.at < row.length * 3) {
+      const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.at + row.length * 3));
+      this.bytes.copy(grown, 0, 0, this.at);
+      this.bytes = grown;
+    }
+    this.at += this.bytes.write(row, this.at, ascii ? 'latin1' : 'utf8');
+    this.ends[++this.k] = this.at;
   }
 
   done(): EncodedRows {
-    const bytes = Buffer.from(this.text, 'utf8');
-    // Offsets in characters are byte offsets where every character is ASCII (numbers,
-    // names): only a row with a non-ASCII error message needs them counted again.
-    if (bytes.length !== this.text.length)
-      for (let k = 1, from = 0, at = 0; k <= this.k; k++) {
-        const to = this.ends[k];
-        at += Buffer.byteLength(this.text.slice(from, to), 'utf8');
-        this.ends[k] = at;
-        from = to;
-      }
-    return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), ends: this.ends };
+    return { bytes: new Uint8Array(this.bytes.buffer, this.bytes.byteOffset, this.at), ends: this.ends };
   }
 }
+
+/** A row's bytes, roughly: the first guess of a batch's buffer. */
+const ROW_BYTES_GUESS = 160;
 
 /** The curve rows of a batch (`run_id, step, loss, <trajectory>`), in run order. */
 export function curveText(batch: ResultBatch): string {
