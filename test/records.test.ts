@@ -19,6 +19,7 @@ import { CsvFile, CurvesFile } from '../src/output.js';
 import { readCurves, readSweep } from '../src/read.js';
 import { records, sliceBatch, batchOf, type ResultBatch, type RunRecord } from '../src/results.js';
 import { runSweep } from '../src/sweep.js';
+import { runEarlyStopping } from '../src/early.js';
 import { collect } from './helpers.js';
 
 const CONFIGS = fileURLToPath(new URL('../configs/', import.meta.url));
@@ -26,10 +27,15 @@ const SHIPPED = readdirSync(CONFIGS).filter((f) => f.endsWith('.json') && f !== 
 const dir = mkdtempSync(join(tmpdir(), 'sweep-records-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A shipped config, cut to a couple of updates a run (its columns and expansion as shipped). */
+/** A shipped config, cut to a few updates a run (its columns and expansion as shipped;
+ * early stopping with one rung, at 1). */
 function shipped(file: string, steps = 2) {
   const config = JSON.parse(readFileSync(join(CONFIGS, file), 'utf8')) as Record<string, unknown>;
-  return parseConfig(JSON.stringify({ ...config, steps: Math.min(steps, config.steps as number) }), file);
+  const es = config.early_stopping as Record<string, unknown> | undefined;
+  const cut = es
+    ? { steps: 3, early_stopping: { ...es, min_steps: 1 } }
+    : { steps: Math.min(steps, config.steps as number) };
+  return parseConfig(JSON.stringify({ ...config, ...cut }), file);
 }
 
 describe('the codec', () => {
@@ -124,11 +130,15 @@ describe('readSweep: every shipped config’s CSV reads back into the records th
     const out = await CsvFile.create(csv, plan, false, { file: curvesPath, every: 1 });
     const curves = await CurvesFile.create(curvesPath, plan, false);
     const given: RunRecord[] = [];
-    const outcome = await runSweep(plan, {
+    const options = {
       executor,
       curveEvery: 1,
-      consumers: [curves, out, { accept: (b) => void given.push(...records(b)) }],
-    });
+      consumers: [curves, out, { accept: (b: ResultBatch) => void given.push(...records(b)) }],
+    };
+    const outcome = plan.earlyStopping
+      ? await runEarlyStopping(plan, { ...options, journal: { accept: () => undefined } })
+      : await runSweep(plan, options);
+    if (plan.earlyStopping) expect(given.some((r) => r.status === 'pruned')).toBe(true);
     await curves.close();
     await out.close(!outcome.interrupted);
 
