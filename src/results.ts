@@ -243,22 +243,21 @@ export class ResultsBuilder {
 
   /** The next run's record (its `runId` must be the next in order). */
   add(r: RunRecord): void {
-    const k = this.k;
-    if (r.runId !== this.first + k) throw new RangeError(`record ${r.runId} added as run ${this.first + k}`);
-    this.status[k] = STATUS_CODE[r.status];
-    this.finalLoss[k] = r.status === 'ok' || r.status === 'pruned' ? r.finalLoss : NaN;
-    this.bestLoss[k] = r.bestLoss;
-    this.stoppedAt[k] = r.status === 'diverged' ? r.divergedAt : r.status === 'pruned' ? r.prunedAt : -1;
-    this.durationMs[k] = r.durationMs;
-    for (let i = 0; i < this.metricCount; i++) this.metrics[k * this.metricCount + i] = r.metrics[i] ?? NaN;
-    if (r.status === 'error') this.errors.push([k, r.error]);
-    if (this.curve) {
-      if (r.curve)
-        for (let p = 0; p < r.curve.step.length; p++)
-          this.point(r.curve.step[p], r.curve.values.subarray(p * this.curveWidth));
-      this.curve.offsets[k + 1] = this.curve.step.length;
-    }
-    this.k++;
+    if (r.runId !== this.first + this.k) throw new RangeError(`record ${r.runId} added as run ${this.first + this.k}`);
+    if (this.curve && r.curve)
+      for (let p = 0; p < r.curve.step.length; p++)
+        this.point(r.curve.step[p], r.curve.values.subarray(p * this.curveWidth));
+    const finalLoss = r.status === 'ok' || r.status === 'pruned' ? r.finalLoss : NaN;
+    const stoppedAt = r.status === 'diverged' ? r.divergedAt : r.status === 'pruned' ? r.prunedAt : -1;
+    this.addOutcome(
+      r.status,
+      finalLoss,
+      r.bestLoss,
+      stoppedAt,
+      r.durationMs,
+      r.metrics,
+      r.status === 'error' ? r.error : undefined,
+    );
   }
 
   /** Adds one run's columns without building a record object (the hot path). */
@@ -291,16 +290,7 @@ export class ResultsBuilder {
     if (this.k !== this.count) throw new RangeError(`batch built with ${this.k} of ${this.count} runs`);
     const c = this.curve;
     return {
-      first: this.first,
-      count: this.count,
-      status: this.status,
-      finalLoss: this.finalLoss,
-      bestLoss: this.bestLoss,
-      stoppedAt: this.stoppedAt,
-      durationMs: this.durationMs,
-      metrics: this.metrics,
-      metricCount: this.metricCount,
-      errors: this.errors,
+      ...this.partial,
       ...(c && {
         curves: {
           width: this.curveWidth,
