@@ -14,6 +14,10 @@
  *   relu_backward(n, Y, dY, dX)      dX_i ← Y_i > 0 ? dY_i : 0          (dX may be dY)
  *   col_sums(M, N, dY, db, acc)      db_j (+)= Σ_i dY_ij
  *   transpose(M, N, A, B)            B[N×M] ← A[M×N]ᵀ                  (B_ji = A_ij)
+ *   batch_norm_train, batch_norm_test, batch_norm_backward   the book's batch normalization,
+ *                                    per column over the M rows (see gemm_impl.h)
+ *   dropout(n, Y, state, threshold)  Y_i ← Y_i · [sfc32 draw > threshold]  (see gemm_impl.h)
+ *   scale(n, s, Y)                   Y_i ← s · Y_i
  *
  * An affine layer Y = X·W + b is gemm_nn then bias_relu/bias_add; its backward pass is
  * dW = Xᵀ·dY (gemm_tn), db = col_sums(dY), dX = dY·Wᵀ (gemm_nt). The _sparse products
@@ -39,6 +43,11 @@ typedef unsigned int size;
 #define V_MAX wasm_f32x4_max
 #define V_GT wasm_f32x4_gt
 #define V_LOAD_SPLAT wasm_v128_load32_splat
+#define V_SUB wasm_f32x4_sub
+#define V_DIV wasm_f32x4_div
+#define V_SQRT wasm_f32x4_sqrt
+#define V_NEG wasm_f32x4_neg
+#define V_SPLAT wasm_f32x4_splat
 /* The first `count` ∈ {1, 2, 3} floats of p, as whole 32- and 64-bit lane accesses
  * (a runtime lane index would send the vector through the C stack). */
 static inline v128_t load_partial_f32(const float *p, size count) {
@@ -103,6 +112,11 @@ static inline void transpose4_f32(v128_t *r) {
 #undef V_MAX
 #undef V_GT
 #undef V_LOAD_SPLAT
+#undef V_SUB
+#undef V_DIV
+#undef V_SQRT
+#undef V_NEG
+#undef V_SPLAT
 #undef V_HSUM
 #undef V_TRANSPOSE
 #undef NN_MR
@@ -121,6 +135,11 @@ static inline void transpose4_f32(v128_t *r) {
 #define V_MAX wasm_f64x2_max
 #define V_GT wasm_f64x2_gt
 #define V_LOAD_SPLAT wasm_v128_load64_splat
+#define V_SUB wasm_f64x2_sub
+#define V_DIV wasm_f64x2_div
+#define V_SQRT wasm_f64x2_sqrt
+#define V_NEG wasm_f64x2_neg
+#define V_SPLAT wasm_f64x2_splat
 /* The only partial f64x2 is one double. */
 static inline v128_t load_partial_f64(const double *p, size count) {
   (void)count;
