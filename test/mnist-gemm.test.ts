@@ -3,7 +3,10 @@
  * network against a naive triple loop, and the network the problem runs (on the
  * WebAssembly kernels, whose own products test/kernels.test.ts checks) against that
  * reference network: the same loss and gradient to 1e-12 relative, on random
- * shapes with odd sizes, for every choice of sparse and dense products.
+ * shapes with odd sizes, for every choice of sparse and dense products, with and
+ * without batch norm and dropout (the same masks: the kernel draws the stream the
+ * reference draws with rng's next()), through two training passes (running averages
+ * and masks carried) and a test pass.
  */
 import { describe, expect, it } from 'vitest';
 import { Arena, arenaBytes } from '../src/arena.js';
@@ -20,7 +23,7 @@ import {
   type Shape,
 } from '../src/problems/mnist/network.js';
 import { ReferenceMlp } from '../src/problems/mnist/reference.js';
-import { rng, type Rng } from '../src/rng.js';
+import { rng, streamState, type Rng } from '../src/rng.js';
 
 const KERNELS: [string, GemmKernels][] = [['js', jsGemm]];
 
@@ -107,79 +110,146 @@ describe('the kernel network equals the plain-JS reference network', () => {
     return scale === 0 ? diff : diff / scale;
   }
 
-  const cases = Array.from({ length: 24 }, (_, i) => i);
-  it.each(cases)('random shape %i: loss, gradient and forward pass, every product choice, relu and sigmoid', (i) => {
-    const r = rng(i, 'network-vs-reference');
-    const { sizes, rows } = randomShape(r);
-    const { dim, layers } = layout(sizes);
-    const classes = sizes[sizes.length - 1];
-    const capacity = rows + r.int(5);
-    // Inputs with about 80% exact zeros, like MNIST pixels; labels in range.
-    const X = Float64Array.from({ length: capacity * sizes[0] }, () => (r.next() < 0.8 ? 0 : r.next()));
-    const labels = Uint8Array.from({ length: capacity }, () => r.int(classes));
-    for (const activation of ['relu', 'sigmoid'] as const) {
-      const reference = new ReferenceMlp(sizes, activation, capacity, rows);
-      for (const [name, products] of PRODUCTS) {
-        const shape: Shape = { sizes, capacity, backwardRows: rows, products: products(layers.length, activation) };
-        const arena = Arena.create(arenaBytes(dim, dim, ...scratchLengths(shape, sparseWorkBytes)));
-        const W = arena.f64(dim);
-        const g = arena.f64(dim);
-        const net = new Mlp(shape, activation, arena);
-        // Biases nonzero too; a sizeable std so that ReLUs cut and softmax is not flat.
-        for (let j = 0; j < dim; j++) W[j] = 0.5 * r.normal();
-        g.fill(NaN); // every element must be written
-        net.input.set(X);
-        net.targets.set(labels);
-        reference.input.set(X);
-        reference.targets.set(labels);
-        const gRef = new Float64Array(dim);
-        const lossRef = reference.lossAndGrad(W, gRef, rows);
-        const loss = net.lossAndGrad(W, g, rows);
-        const where = `sizes ${sizes.join('-')}, ${rows} rows, ${activation}, ${name}`;
-        expect(Math.abs(loss - lossRef) / lossRef, where).toBeLessThan(1e-12);
-        for (const [l, { weights, bias, outputs }] of layers.entries()) {
-          expect(relativeError(g, gRef, weights, bias), `${where}: dW${l + 1}`).toBeLessThan(1e-12);
-          expect(relativeError(g, gRef, bias, bias + outputs), `${where}: db${l + 1}`).toBeLessThan(1e-12);
-        }
-        // The forward pass alone, over the whole capacity (as evaluation runs it).
-        net.forward(W, capacity);
-        reference.forward(W, capacity);
-        expect(
-          Math.abs(net.lossSum(capacity) - reference.lossSum(capacity)) / reference.lossSum(capacity),
-        ).toBeLessThan(1e-12);
-        expect(net.correct(capacity)).toBe(reference.correct(capacity));
-      }
-    }
-  });
+  /**
+   * Batch norm's backward pass subtracts nearly equal terms (dx = dxc − mean(dxc)),
+   * so the rounding differences of the products upstream (the kernels sum in another
+   * order) come out amplified in the gradients below it: measured up to 2e-12 here,
+   * so 1e-10 for those variants (a wrong formula is off by O(1)). With one or two
+   * rows a batch-normalised output hardly depends on its input at all (±1 up to ε)
+   * and the amplification is unbounded, so those variants take at least 4 rows
+   * (test/kernels.test.ts checks the kernels themselves down to one row).
+   */
+  const BATCH_NORM_TOLERANCE = 1e-10;
+  const BATCH_NORM_ROWS = 4;
 
-  it('sees the default net at batch 128 on real-looking data the same way', () => {
+  /** The variants: plain, batch norm, dropout, both. */
+  const VARIANTS = [
+    { batchNorm: false, dropout: 0 },
+    { batchNorm: true, dropout: 0 },
+    { batchNorm: false, dropout: 0.3 },
+    { batchNorm: true, dropout: 0.3 },
+  ];
+
+  const cases = Array.from({ length: 24 }, (_, i) => i);
+  it.each(cases)(
+    'random shape %i: loss, gradient and both passes, every product choice, relu and sigmoid, batch norm and dropout',
+    (i) => {
+      const r = rng(i, 'network-vs-reference');
+      const { sizes, rows: rows0 } = randomShape(r);
+      const classes = sizes[sizes.length - 1];
+      const capacity = Math.max(rows0 + r.int(5), BATCH_NORM_ROWS);
+      // Inputs with about 80% exact zeros, like MNIST pixels; labels in range.
+      const X = Float64Array.from({ length: capacity * sizes[0] }, () => (r.next() < 0.8 ? 0 : r.next()));
+      const labels = Uint8Array.from({ length: capacity }, () => r.int(classes));
+      for (const { batchNorm, dropout } of VARIANTS)
+        for (const activation of ['relu', 'sigmoid'] as const) {
+          const rows = batchNorm ? Math.max(rows0, BATCH_NORM_ROWS) : rows0;
+          const tolerance = batchNorm ? BATCH_NORM_TOLERANCE : 1e-12;
+          const { dim, layers } = layout(sizes, batchNorm);
+          const reference = new ReferenceMlp(sizes, activation, capacity, rows, { batchNorm, dropout });
+          for (const [name, products] of PRODUCTS) {
+            const shape: Shape = {
+              sizes,
+              capacity,
+              backwardRows: rows,
+              products: products(layers.length, activation),
+              batchNorm,
+              dropout,
+            };
+            const arena = Arena.create(arenaBytes(dim, dim, ...scratchLengths(shape, sparseWorkBytes)));
+            const W = arena.f64(dim);
+            const g = arena.f64(dim);
+            const net = new Mlp(shape, activation, arena);
+            // Biases, γ and β random too; a sizeable std so that ReLUs cut and softmax is not flat.
+            for (let j = 0; j < dim; j++) W[j] = 0.5 * r.normal();
+            net.input.set(X);
+            net.targets.set(labels);
+            reference.input.set(X);
+            reference.targets.set(labels);
+            net.reset(streamState(i, 'dropout'));
+            reference.reset(rng(i, 'dropout'));
+            const where = `sizes ${sizes.join('-')}, ${rows} rows, ${activation}, ${name}, batch norm ${batchNorm}, dropout ${dropout}`;
+            // Two training passes (the second with new masks, the running averages
+            // updated twice), then the test pass over the whole capacity.
+            for (const pass of [1, 2]) {
+              g.fill(NaN); // every element must be written
+              const gRef = new Float64Array(dim);
+              const lossRef = reference.lossAndGrad(W, gRef, rows);
+              const loss = net.lossAndGrad(W, g, rows);
+              expect(Math.abs(loss - lossRef) / lossRef, `${where}, pass ${pass}`).toBeLessThan(tolerance);
+              for (const [l, { weights, bias, outputs, gamma, beta }] of layers.entries()) {
+                const at = `${where}, pass ${pass}, layer ${l + 1}`;
+                expect(relativeError(g, gRef, weights, bias), `${at}: dW`).toBeLessThan(tolerance);
+                // Under batch norm db is rounding noise around 0 (b cancels against μ).
+                if (gamma < 0)
+                  expect(relativeError(g, gRef, bias, bias + outputs), `${at}: db`).toBeLessThan(tolerance);
+                else {
+                  for (let j = bias; j < bias + outputs; j++)
+                    expect(Math.abs(g[j]), `${at}: db`).toBeLessThan(tolerance);
+                  expect(relativeError(g, gRef, gamma, gamma + outputs), `${at}: dγ`).toBeLessThan(tolerance);
+                  expect(relativeError(g, gRef, beta, beta + outputs), `${at}: dβ`).toBeLessThan(tolerance);
+                  const [mine, theirs] = [net.running(l), reference.running(l)];
+                  expect(relativeError(mine.mean, theirs.mean, 0, outputs), `${at}: mean`).toBeLessThan(tolerance);
+                  expect(relativeError(mine.variance, theirs.variance, 0, outputs), `${at}: var`).toBeLessThan(
+                    tolerance,
+                  );
+                }
+              }
+            }
+            // The test pass alone, over the whole capacity (as evaluation runs it).
+            net.forward(W, capacity);
+            reference.forward(W, capacity);
+            expect(
+              Math.abs(net.lossSum(capacity) - reference.lossSum(capacity)) / reference.lossSum(capacity),
+              where,
+            ).toBeLessThan(tolerance);
+            expect(net.correct(capacity), where).toBe(reference.correct(capacity));
+          }
+        }
+    },
+  );
+
+  it.each([
+    { batchNorm: false, dropout: 0 },
+    { batchNorm: true, dropout: 0.2 },
+  ])('sees the default net at batch 128 on real-looking data the same way, %j', ({ batchNorm, dropout }) => {
     const r = rng(1, 'book-net');
     const sizes = [784, 100, 100, 100, 100, 10];
     const rows = 128;
-    const { dim, layers } = layout(sizes);
+    const { dim, layers } = layout(sizes, batchNorm);
     const shape: Shape = {
       sizes,
       capacity: rows,
       backwardRows: rows,
-      products: defaultProducts(layers.length, 'relu'),
+      products: defaultProducts(layers.length, 'relu', batchNorm),
+      batchNorm,
+      dropout,
     };
     const arena = Arena.create(arenaBytes(dim, dim, ...scratchLengths(shape, sparseWorkBytes)));
     const W = arena.f64(dim);
     const g = arena.f64(dim);
     const net = new Mlp(shape, 'relu', arena);
-    const reference = new ReferenceMlp(sizes, 'relu', rows, rows);
-    for (const { inputs, weights, bias, outputs } of layers) {
+    const reference = new ReferenceMlp(sizes, 'relu', rows, rows, { batchNorm, dropout });
+    net.reset(streamState(1, 'dropout'));
+    reference.reset(rng(1, 'dropout'));
+    for (const { inputs, weights, bias, outputs, gamma, beta } of layers) {
       for (let j = weights; j < bias; j++) W[j] = Math.sqrt(2 / inputs) * r.normal();
       for (let j = bias; j < bias + outputs; j++) W[j] = 0.01 * r.normal();
+      if (gamma >= 0) for (let j = gamma; j < beta + outputs; j++) W[j] = (j < beta ? 1 : 0) + 0.1 * r.normal();
     }
     for (let j = 0; j < rows * 784; j++) net.input[j] = reference.input[j] = r.next() < 0.8 ? 0 : r.next();
     for (let j = 0; j < rows; j++) net.targets[j] = reference.targets[j] = r.int(10);
     const gRef = new Float64Array(dim);
     const lossRef = reference.lossAndGrad(W, gRef, rows);
+    const tolerance = batchNorm ? BATCH_NORM_TOLERANCE : 1e-12;
     expect(Math.abs(net.lossAndGrad(W, g, rows) - lossRef) / lossRef).toBeLessThan(1e-12);
-    for (const { weights, bias, outputs } of layers) {
-      expect(relativeError(g, gRef, weights, bias)).toBeLessThan(1e-12);
-      expect(relativeError(g, gRef, bias, bias + outputs)).toBeLessThan(1e-12);
+    for (const { weights, bias, outputs, gamma } of layers) {
+      expect(relativeError(g, gRef, weights, bias)).toBeLessThan(tolerance);
+      if (gamma < 0) expect(relativeError(g, gRef, bias, bias + outputs)).toBeLessThan(1e-12);
+      else expect(relativeError(g, gRef, gamma, gamma + 2 * outputs)).toBeLessThan(tolerance);
     }
+    net.forward(W, rows);
+    reference.forward(W, rows);
+    expect(Math.abs(net.lossSum(rows) - reference.lossSum(rows)) / reference.lossSum(rows)).toBeLessThan(1e-12);
   });
 });

@@ -2,6 +2,8 @@
  * A short real MNIST sweep through the thread pool (the kernels run in the workers,
  * on each lane's memory, over the coordinator's shared data): the same CSV with 1
  * and 2 workers, test accuracy clearly above chance, and sgd worst on every seed.
+ * Then the same with batch norm and dropout, whose masks and running averages must
+ * not depend on which worker ran a run, or after which other run.
  */
 import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +13,8 @@ import { formatHeader, layout } from '../src/sink.js';
 import { runSweep, type SweepSummary } from '../src/sweep.js';
 
 type Row = Record<string, string>;
+
+const withoutDuration = (rows: Row[]) => rows.map(({ duration_ms: _, ...rest }) => rest);
 
 const OPTIMIZERS = ['sgd', 'momentum', 'adagrad', 'adam'] as const;
 const SEEDS = [0, 1];
@@ -25,15 +29,15 @@ const plan = parseConfig(
   }),
   'mnist-sweep-test.json',
 );
-const header = formatHeader(layout(plan));
 
 /** The sweep's rows, parsed (the coordinator writes the rows; its caller the header). */
-async function sweep(workers: number): Promise<{ rows: Row[]; summary: SweepSummary }> {
+async function sweep(workers: number, which = plan): Promise<{ rows: Row[]; summary: SweepSummary }> {
+  const header = formatHeader(layout(which));
   const executor = new PiscinaExecutor({ workers });
   try {
     const chunks: string[] = [];
-    const summary = await runSweep(plan, { executor, write: (text) => void chunks.push(text) });
-    expect(summary.runs).toBe(plan.total);
+    const summary = await runSweep(which, { executor, write: (text) => void chunks.push(text) });
+    expect(summary.runs).toBe(which.total);
     const written = chunks.join('');
     return { rows: parse(written.startsWith(header) ? written : header + written, { columns: true }), summary };
   } finally {
@@ -53,7 +57,6 @@ describe('a short MNIST sweep through the pool', () => {
 
   it('writes the same rows with 1 and 2 workers, duration_ms aside', () => {
     expect(one).toHaveLength(plan.total);
-    const withoutDuration = (rows: Row[]) => rows.map(({ duration_ms: _, ...rest }) => rest);
     expect(withoutDuration(two)).toEqual(withoutDuration(one));
     expect(one.map((row) => Number(row.run_id))).toEqual(one.map((_, i) => i));
   });
@@ -77,6 +80,30 @@ describe('a short MNIST sweep through the pool', () => {
       const loss = (optimizer: string) => Number(ofSeed.find((row) => row.optimizer === optimizer)!.train_loss);
       for (const optimizer of OPTIMIZERS.slice(1))
         expect(loss(optimizer), `seed ${seed}: ${optimizer}`).toBeLessThan(loss('sgd'));
+    }
+  });
+});
+
+describe('a short MNIST sweep with batch norm and dropout through the pool', () => {
+  const extended = parseConfig(
+    JSON.stringify({
+      name: 'mnist-extended-sweep-test',
+      problem: { name: 'mnist-mlp', hidden: [40, 30], batch_norm: true, dropout: 0.2, train_samples: 1000 },
+      optimizers: ['sgd', 'adam'],
+      steps: 100,
+      seeds: [0, 1, 2],
+    }),
+    'mnist-extended-sweep-test.json',
+  );
+
+  it('writes the same rows with 1 and 2 workers, and learns', async () => {
+    const { rows: one } = await sweep(1, extended);
+    const { rows: two } = await sweep(2, extended);
+    expect(one).toHaveLength(extended.total);
+    expect(withoutDuration(two)).toEqual(withoutDuration(one));
+    for (const row of one) {
+      expect(row.status).toBe('ok');
+      expect(Number(row.test_acc)).toBeGreaterThan(0.5);
     }
   });
 });

@@ -10,8 +10,31 @@
  * P above 0.01, and keeping the book's form keeps confidently wrong samples pushing);
  * dWₗ = Aₗ₋₁ᵀ·dZₗ; dbₗ = Σᵣ dZₗ; dAₗ₋₁ = dZₗ·Wₗᵀ; dZₗ₋₁ = dAₗ₋₁ ⊙ act′.
  *
- * Parameter layout: W₁, b₁, W₂, b₂, … contiguous; Wₗ is row-major inputs × outputs
- * (the book's x·W), so Wₗ[i, j] joins input i to unit j.
+ * BATCH NORMALIZATION AND DROPOUT, as the book's MultiLayerNetExtend: each hidden
+ * layer is Affine → [BatchNorm] → activation → [Dropout].
+ *   BatchNorm (`batchNorm`), per unit j over the B rows of a training pass:
+ *   μ = mean of Zₗ[·, j], σ² its variance (over B), xc = Zₗ − μ, s = √(σ² + ε) with the
+ *   book's ε = 1e-6 (its `10e-7`), output γⱼ·xc/s + βⱼ; the running averages
+ *   mean ← 0.9·mean + 0.1·μ, var ← 0.9·var + 0.1·σ² (from zero at the start of a run)
+ *   replace μ and σ² in the test pass (`forward` with train false: evaluation). The
+ *   backward pass is the book's (kernels/gemm_impl.h, batch_norm_backward). γ and β
+ *   are parameters; bₗ stays (as in the book), though in training it cancels against
+ *   μ: its gradient is zero up to rounding.
+ *   Dropout (`dropout` = r > 0): in training each hidden output is kept when its
+ *   uniform draw is > r (the book's `rand > ratio`), else zeroed; in the test pass
+ *   every output is scaled by 1 − r. The draws come from the stream `reset` is
+ *   given, row-major over each layer's B × width outputs, input side first, and are
+ *   made by the dropout kernel itself (sfc32, src/rng.ts's generator; as fast as the
+ *   rest of the layer, where JS draws would cost a tenth of an iteration). The
+ *   backward pass needs no mask: the activations stored are the outputs after
+ *   dropout, Aₗ = mask ⊙ act(·), and mask ⊙ act′ is what act′ gives from them (ReLU:
+ *   Aₗ > 0; sigmoid: Aₗ(1 − Aₗ), 0 where dropped).
+ * A training pass (`lossAndGrad`) normalises by the batch, updates the running
+ * averages and draws the masks; the test pass draws nothing and changes nothing.
+ *
+ * Parameter layout: W₁, b₁, [γ₁, β₁,] W₂, b₂, [γ₂, β₂,] …, W_L, b_L contiguous (γ, β
+ * for hidden layers with batch norm); Wₗ is row-major inputs × outputs (the book's
+ * x·W), so Wₗ[i, j] joins input i to unit j.
  *
  * MEMORY. Every array the kernels touch lives in one shared WebAssembly.Memory: the
  * scratch below comes from the run's arena (`context.arena`), in the order and sizes
@@ -36,7 +59,8 @@
  * always-black pixel would stay NaN unseen), so `lossAndGrad` checks W itself and
  * returns NaN at any non-finite parameter: the run loop ends the run as diverged.
  * The check sums the columns of each layer's [Wₗ; bₗ] (one (inputs+1) × outputs
- * matrix in the layout) with the colSums kernel: a NaN or ±Inf makes its column's
+ * matrix in the layout; [Wₗ; bₗ; γₗ; βₗ], (inputs+3) × outputs, with batch norm) with
+ * the colSums kernel: a NaN or ±Inf makes its column's
  * sum non-finite (NaN absorbs, Inf + −Inf is NaN). 23 µs against 80–200 µs for a JS
  * loop over the 109,810 parameters. Only finite weights above about 1e305 could
  * overflow a sum: a run that far gone has diverged in any sense.
@@ -46,6 +70,7 @@ import {
   KERNEL_HEAP_BASE,
   WASM_PAGE_BYTES,
   createSharedMemory,
+  dropoutThreshold,
   gemmKernels,
   type GemmKernels,
 } from '../../kernels/index.js';
@@ -55,6 +80,10 @@ export type Activation = 'relu' | 'sigmoid';
 
 /** δ inside the log of the cross-entropy (the book's 1e-7). */
 export const LOG_GUARD = 1e-7;
+/** ε inside the square root of batch norm (the book's `10e-7`, which is 1e-6). */
+export const BATCH_NORM_EPS = 1e-6;
+/** Weight of the old running average in each update (the book's momentum 0.9). */
+export const BATCH_NORM_MOMENTUM = 0.9;
 
 const FLOAT64_BYTES = 8;
 
@@ -65,6 +94,9 @@ export interface Layer {
   readonly weights: number;
   /** Offset of bₗ (outputs). */
   readonly bias: number;
+  /** Offsets of γₗ and βₗ (outputs each) for a layer with batch norm, else −1. */
+  readonly gamma: number;
+  readonly beta: number;
 }
 
 export interface Layout {
@@ -74,8 +106,9 @@ export interface Layout {
   readonly weightSpans: readonly Span[];
 }
 
-/** Where each layer's parameters sit, for layer widths `sizes` (input first, output last). */
-export function layout(sizes: readonly number[]): Layout {
+/** Where each layer's parameters sit, for layer widths `sizes` (input first, output
+ * last); with `batchNorm`, every hidden layer has γ and β after its bias. */
+export function layout(sizes: readonly number[], batchNorm = false): Layout {
   const layers: Layer[] = [];
   let offset = 0;
   for (let l = 1; l < sizes.length; l++) {
@@ -83,8 +116,11 @@ export function layout(sizes: readonly number[]): Layout {
     const outputs = sizes[l];
     const weights = offset;
     const bias = weights + inputs * outputs;
-    layers.push({ inputs, outputs, weights, bias });
-    offset = bias + outputs;
+    const normalized = batchNorm && l < sizes.length - 1;
+    const gamma = normalized ? bias + outputs : -1;
+    const beta = normalized ? gamma + outputs : -1;
+    layers.push({ inputs, outputs, weights, bias, gamma, beta });
+    offset = (normalized ? beta : bias) + outputs;
   }
   return { layers, dim: offset, weightSpans: layers.map((l) => [l.weights, l.bias] as const) };
 }
@@ -102,15 +138,17 @@ export interface Products {
 
 /** The products that skip zeros, as measured best (see the top of this file): those
  * whose left operand is the pixels (layer 0), or ReLU outputs or deltas of a hidden
- * layer; the output layer's (10 columns wide) stay dense unless it is layer 0. */
-export function defaultProducts(layerCount: number, activation: Activation): Products {
+ * layer; the output layer's (10 columns wide) stay dense unless it is layer 0. Batch
+ * norm spreads every delta over the whole column, so with it no delta has zeros to
+ * skip (the ReLU outputs still do). */
+export function defaultProducts(layerCount: number, activation: Activation, batchNorm = false): Products {
   const relu = activation === 'relu';
   const output = layerCount - 1;
   const layers = Array.from({ length: layerCount }, (_, l) => l);
   return {
     forward: layers.map((l) => l === 0 || (relu && l < output)),
     weightGrad: layers.map((l) => l === 0 || (relu && l < output)),
-    inputGrad: layers.map((l) => relu && l > 0 && l < output),
+    inputGrad: layers.map((l) => relu && !batchNorm && l > 0 && l < output),
   };
 }
 
@@ -128,18 +166,24 @@ export interface Shape {
   /** Rows a backward pass takes at most (the minibatch). */
   readonly backwardRows: number;
   readonly products: Products;
+  /** Batch norm in every hidden layer (default false). */
+  readonly batchNorm?: boolean;
+  /** Dropout ratio of every hidden layer's outputs, in [0, 1) (default 0). */
+  readonly dropout?: number;
 }
 
 /**
  * The float64 lengths of the network's scratch, in the order it takes them from the
  * arena: input (capacity × 784), one activation per layer (capacity × outputs), the
  * two delta buffers (backwardRows × widest layer), Wᵀ for the sparse dA products,
- * the sparse products' work space, and the column sums of the finiteness check
- * (widest layer). `workBytes` is `GemmKernels.sparseWorkBytes`.
+ * the sparse products' work space, the column sums of the finiteness check (widest
+ * layer), the dropout stream's state (two float64: four u32) and, per hidden layer
+ * with batch norm, xc (backwardRows × outputs), s (outputs) and the running mean and
+ * variance (outputs each). `workBytes` is `GemmKernels.sparseWorkBytes`.
  */
 export function scratchLengths(shape: Shape, workBytes: (depth: number) => number): number[] {
   const { sizes, capacity, backwardRows, products } = shape;
-  const { layers } = layout(sizes);
+  const { layers } = layout(sizes, shape.batchNorm);
   const widest = Math.max(...layers.map((l) => l.outputs));
   let transposed = 0;
   let depth = 0; // the largest K of a sparse product
@@ -159,7 +203,26 @@ export function scratchLengths(shape: Shape, workBytes: (depth: number) => numbe
     transposed,
     depth > 0 ? Math.ceil(workBytes(depth) / FLOAT64_BYTES) : 0,
     widest,
+    (shape.dropout ?? 0) > 0 ? STREAM_STATE_FLOAT64S : 0,
+    ...layers.filter((l) => l.gamma >= 0).flatMap((l) => [backwardRows * l.outputs, l.outputs, 2 * l.outputs]),
   ];
+}
+
+/** The sfc32 state (four u32) in float64 slots. */
+const STREAM_STATE_FLOAT64S = 2;
+
+/** The running averages of one batch-norm layer (views of the network's scratch). */
+export interface Running {
+  readonly mean: Float64Array;
+  readonly variance: Float64Array;
+}
+
+/** The scratch of one batch-norm layer. */
+interface Norm {
+  /** Byte offsets of xc (backwardRows × outputs) and s (outputs) of the last training pass. */
+  readonly xcAt: number;
+  readonly stdAt: number;
+  readonly running: Running;
 }
 
 let probe: GemmKernels | undefined;
@@ -214,13 +277,20 @@ export class Mlp {
   private readonly workAt: number;
   /** Column sums of the finiteness check. */
   private readonly sums: Float64Array;
+  /** Per layer, its batch norm's scratch (undefined: none). */
+  private readonly norms: (Norm | undefined)[];
+  readonly dropout: number;
+  /** The dropout stream: the sfc32 state the dropout kernel advances. */
+  private readonly stream: Uint32Array;
+  /** Dropout keeps an output when its u32 draw is above this (`dropoutThreshold`). */
+  private readonly keepAbove: number;
 
   constructor(
     shape: Shape,
     private readonly activation: Activation,
     arena: Arena,
   ) {
-    const { layers, dim } = layout(shape.sizes);
+    const { layers, dim } = layout(shape.sizes, shape.batchNorm);
     this.layers = layers;
     this.dim = dim;
     this.capacity = shape.capacity;
@@ -229,7 +299,16 @@ export class Mlp {
     this.kernels = gemmKernels('f64', arena.memory);
     this.buffer = arena.memory.buffer;
     const [input, ...rest] = scratchLengths(shape, this.kernels.sparseWorkBytes).map((n) => arena.f64(n));
-    const [dZ, dA, transposed, work, sums] = rest.splice(layers.length);
+    const [dZ, dA, transposed, work, sums, stream, ...normScratch] = rest.splice(layers.length);
+    this.norms = layers.map(({ gamma, outputs }) => {
+      if (gamma < 0) return undefined;
+      const [xc, std, running] = normScratch.splice(0, 3);
+      const variance = running.subarray(outputs);
+      return { xcAt: xc.byteOffset, stdAt: std.byteOffset, running: { mean: running.subarray(0, outputs), variance } };
+    });
+    this.dropout = shape.dropout ?? 0;
+    this.stream = new Uint32Array(stream.buffer, stream.byteOffset, 2 * stream.length);
+    this.keepAbove = dropoutThreshold(this.dropout);
     this.input = input;
     this.targets = new Uint8Array(shape.capacity);
     this.acts = [input, ...rest];
@@ -239,6 +318,29 @@ export class Mlp {
     this.transposedAt = transposed.byteOffset;
     this.workAt = work.byteOffset;
     this.sums = sums;
+  }
+
+  /** Starts a run: the running averages of batch norm back to zero, and the dropout
+   * masks drawn from here on from the stream whose state is `dropoutStream` (four
+   * u32, see `streamState` in src/rng.ts; ignored without dropout). */
+  reset(dropoutStream: ArrayLike<number>): void {
+    for (const norm of this.norms) {
+      norm?.running.mean.fill(0);
+      norm?.running.variance.fill(0);
+    }
+    if (this.dropout > 0) this.stream.set(dropoutStream);
+  }
+
+  /** Layer l's running averages (a hidden layer with batch norm), for tests. */
+  running(l: number): Running {
+    const norm = this.norms[l];
+    if (!norm) throw new RangeError(`layer ${l} has no batch norm`);
+    return norm.running;
+  }
+
+  /** Layer l's output in the last forward pass (its first rows × outputs), for tests. */
+  output(l: number): Float64Array {
+    return this.acts[l + 1];
   }
 
   /** Copies one sample (`inputs` floats of `images` from `sample`) into input row `row`. */
@@ -260,25 +362,59 @@ export class Mlp {
     return v.byteOffset;
   }
 
-  /** The forward pass over the first `rows` input rows, up to the probabilities. */
-  forward(W: Float64Array, rows: number): void {
-    if (rows > this.capacity) throw new RangeError(`forward pass of ${rows} rows, capacity ${this.capacity}`);
+  /**
+   * The forward pass over the first `rows` input rows, up to the probabilities: the
+   * test pass (the book's train_flg=False) unless `train` (see the top of this file;
+   * a training pass takes at most backwardRows rows).
+   */
+  forward(W: Float64Array, rows: number, train = false): void {
+    if (rows > (train ? this.backwardRows : this.capacity))
+      throw new RangeError(`forward pass of ${rows} rows, capacity ${train ? this.backwardRows : this.capacity}`);
     const k = this.kernels;
     const w = this.at('W', W);
+    const relu = this.activation === 'relu';
     const last = this.layers.length - 1;
     for (let l = 0; l <= last; l++) {
-      const { inputs, outputs, weights, bias } = this.layers[l];
+      const { inputs, outputs, weights, bias, gamma, beta } = this.layers[l];
       const X = this.actAt[l];
       const Z = this.actAt[l + 1];
       const Wl = w + FLOAT64_BYTES * weights;
       const b = w + FLOAT64_BYTES * bias;
       if (this.products.forward[l]) k.nnSparse(rows, outputs, inputs, X, Wl, Z, false, this.workAt);
       else k.nn(rows, outputs, inputs, X, Wl, Z);
-      if (l < last && this.activation === 'relu') k.biasRelu(rows, outputs, b, Z);
-      else {
+      if (l === last) {
         k.biasAdd(rows, outputs, b, Z);
-        if (l < last) sigmoid(this.acts[l + 1], rows * outputs);
-        else softmax(this.acts[l + 1], rows, outputs);
+        softmax(this.acts[l + 1], rows, outputs);
+        break;
+      }
+      const norm = this.norms[l];
+      if (norm) {
+        k.biasAdd(rows, outputs, b, Z);
+        const g = w + FLOAT64_BYTES * gamma;
+        const be = w + FLOAT64_BYTES * beta;
+        const { mean, variance } = norm.running;
+        if (train)
+          k.batchNormTrain(
+            rows,
+            outputs,
+            Z,
+            g,
+            be,
+            norm.xcAt,
+            norm.stdAt,
+            mean.byteOffset,
+            variance.byteOffset,
+            BATCH_NORM_MOMENTUM,
+            BATCH_NORM_EPS,
+            relu,
+          );
+        else k.batchNormTest(rows, outputs, Z, g, be, mean.byteOffset, variance.byteOffset, BATCH_NORM_EPS, relu);
+      } else if (relu) k.biasRelu(rows, outputs, b, Z);
+      else k.biasAdd(rows, outputs, b, Z);
+      if (!relu) sigmoid(this.acts[l + 1], rows * outputs);
+      if (this.dropout > 0) {
+        if (train) k.dropout(rows * outputs, Z, this.stream.byteOffset, this.keepAbove);
+        else k.scale(rows * outputs, 1 - this.dropout, Z);
       }
     }
   }
@@ -305,7 +441,7 @@ export class Mlp {
   lossAndGrad(W: Float64Array, g: Float64Array, rows: number): number {
     if (rows > this.backwardRows) throw new RangeError(`backward pass of ${rows} rows, capacity ${this.backwardRows}`);
     if (!this.finite(W)) return NaN;
-    this.forward(W, rows);
+    this.forward(W, rows, true);
     const loss = this.lossSum(rows) / rows;
     this.backward(W, g, rows);
     return loss;
@@ -315,8 +451,9 @@ export class Mlp {
   private finite(W: Float64Array): boolean {
     const w = this.at('W', W);
     const { sums } = this;
-    for (const { inputs, outputs, weights } of this.layers) {
-      this.kernels.colSums(inputs + 1, outputs, w + FLOAT64_BYTES * weights, sums.byteOffset);
+    for (const { inputs, outputs, weights, gamma } of this.layers) {
+      const rows = inputs + (gamma >= 0 ? 3 : 1); // [Wₗ; bₗ] or [Wₗ; bₗ; γₗ; βₗ]
+      this.kernels.colSums(rows, outputs, w + FLOAT64_BYTES * weights, sums.byteOffset);
       for (let j = 0; j < outputs; j++) if (!Number.isFinite(sums[j])) return false;
     }
     return true;
@@ -350,8 +487,25 @@ export class Mlp {
         k.transpose(inputs, outputs, Wl, this.transposedAt);
         k.nnSparse(rows, inputs, outputs, dZ.byteOffset, this.transposedAt, dA.byteOffset, false, this.workAt);
       } else k.nt(rows, inputs, outputs, dZ.byteOffset, Wl, dA.byteOffset);
+      // Through layer l − 1's dropout and activation (see the top of this file), then
+      // its batch norm.
       if (this.activation === 'relu') k.reluBackward(rows * inputs, X, dA.byteOffset, dA.byteOffset);
       else sigmoidGrad(dA, this.acts[l], rows * inputs);
+      const norm = this.norms[l - 1];
+      if (norm) {
+        const below = this.layers[l - 1];
+        k.batchNormBackward(
+          rows,
+          inputs,
+          dA.byteOffset,
+          norm.xcAt,
+          w + FLOAT64_BYTES * below.gamma,
+          norm.stdAt,
+          gAt + FLOAT64_BYTES * below.gamma,
+          gAt + FLOAT64_BYTES * below.beta,
+          dA.byteOffset,
+        );
+      }
       [dZ, dA] = [dA, dZ];
     }
   }
