@@ -209,6 +209,30 @@ describe('the kernel network equals the plain-JS reference network', () => {
     },
   );
 
+  it('both compute the loss and the accuracy of known probabilities: uniform ones, every class tied (the first wins)', () => {
+    const sizes = [30, 7, 10];
+    const rows = 25;
+    const { dim, layers } = layout(sizes);
+    const shape: Shape = {
+      sizes,
+      capacity: rows,
+      backwardRows: rows,
+      products: defaultProducts(layers.length, 'relu'),
+    };
+    const arena = Arena.create(arenaBytes(dim, dim, ...scratchLengths(shape, sparseWorkBytes)));
+    const W = arena.f64(dim).fill(0); // every logit 0: P = 1/10 in every row
+    const nets = [new Mlp(shape, 'relu', arena), new ReferenceMlp(sizes, 'relu', rows, rows)];
+    const r = rng(2, 'uniform-probabilities');
+    const labels = Uint8Array.from({ length: rows }, () => r.int(3)); // many 0s
+    for (const net of nets) {
+      net.input.fill(0.5);
+      net.targets.set(labels);
+      net.forward(W, rows);
+      expect(net.lossSum(rows) / rows).toBeCloseTo(-Math.log(0.1 + 1e-7), 14);
+      expect(net.correct(rows)).toBe(labels.filter((t) => t === 0).length);
+    }
+  });
+
   it.each([
     { batchNorm: false, dropout: 0 },
     { batchNorm: true, dropout: 0.2 },

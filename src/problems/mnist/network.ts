@@ -228,14 +228,14 @@ interface Norm {
 let probe: GemmKernels | undefined;
 
 /** Σ −log(P[r, tᵣ] + δ) over `rows` rows of softmax outputs P (n per row), labels t. */
-export function crossEntropySum(P: Float64Array, targets: ArrayLike<number>, rows: number, n: number): number {
+function crossEntropySum(P: Float64Array, targets: ArrayLike<number>, rows: number, n: number): number {
   let s = 0;
   for (let r = 0; r < rows; r++) s -= Math.log(P[r * n + targets[r]] + LOG_GUARD);
   return s;
 }
 
 /** How many of `rows` rows of P predict their label t (the first maximum wins). */
-export function correctCount(P: Float64Array, targets: ArrayLike<number>, rows: number, n: number): number {
+function correctCount(P: Float64Array, targets: ArrayLike<number>, rows: number, n: number): number {
   let hits = 0;
   for (let r = 0; r < rows; r++) {
     const row = r * n;

@@ -6,7 +6,9 @@
  * and gradient to rounding, on random shapes), and so that the bench can show what
  * plain JavaScript loops cost. The math, the layout and the constants are
  * ./network.ts's (`layout`, `LOG_GUARD`, `BATCH_NORM_EPS`, `BATCH_NORM_MOMENTUM`):
- * see the top of that file.
+ * see the top of that file. Those are the specification both must follow; all the
+ * code that computes, the loss and the accuracy included, is this file's own, so
+ * that a slip in one implementation is not shared by the other.
  *
  * Batch norm and dropout are written as the book's layers are, one step per line
  * of its BatchNormalization and Dropout classes: the dropout mask is kept (the
@@ -18,15 +20,7 @@
  */
 import type { Rng } from '../../rng.js';
 import { jsGemm, type GemmKernels } from './gemm.js';
-import {
-  BATCH_NORM_EPS,
-  BATCH_NORM_MOMENTUM,
-  correctCount,
-  crossEntropySum,
-  layout,
-  type Activation,
-  type Layer,
-} from './network.js';
+import { BATCH_NORM_EPS, BATCH_NORM_MOMENTUM, LOG_GUARD, layout, type Activation, type Layer } from './network.js';
 
 export interface ReferenceOptions {
   /** Batch norm in every hidden layer (default false). */
@@ -181,19 +175,26 @@ export class ReferenceMlp {
     }
   }
 
-  /** Σ −log(P[r, tᵣ] + δ) over the rows of the last forward pass. */
-  lossSum(rows: number): number {
-    return crossEntropySum(
-      this.acts[this.layers.length],
-      this.targets,
-      rows,
-      this.layers[this.layers.length - 1].outputs,
-    );
+  /** The probabilities of the last forward pass, one row of `classes` per sample. */
+  private probabilities(r: number): Float64Array {
+    const classes = this.layers[this.layers.length - 1].outputs;
+    return this.acts[this.layers.length].subarray(r * classes, (r + 1) * classes);
   }
 
-  /** How many rows of the last forward pass predict their label. */
+  /** The book's cross_entropy_error without its division by the batch:
+   * Σ −log(y[r, tᵣ] + 1e-7) over the rows of the last forward pass. */
+  lossSum(rows: number): number {
+    let sum = 0;
+    for (let r = 0; r < rows; r++) sum += -Math.log(this.probabilities(r)[this.targets[r]] + LOG_GUARD);
+    return sum;
+  }
+
+  /** The book's accuracy without its division: how many rows of the last forward
+   * pass have np.argmax(y) (the first maximum) equal to their label. */
   correct(rows: number): number {
-    return correctCount(this.acts[this.layers.length], this.targets, rows, this.layers[this.layers.length - 1].outputs);
+    let hits = 0;
+    for (let r = 0; r < rows; r++) if (argmax(this.probabilities(r)) === this.targets[r]) hits++;
+    return hits;
   }
 
   /**
@@ -256,6 +257,15 @@ export class ReferenceMlp {
       for (let i = 0; i < count; i++) dA[i] *= A[i] * (1 - A[i]);
     }
   }
+}
+
+/** np.argmax: the index of the first largest element. */
+function argmax(y: Float64Array): number {
+  let best = 0;
+  y.forEach((v, j) => {
+    if (v > y[best]) best = j;
+  });
+  return best;
 }
 
 function addBias(Z: Float64Array, W: Float64Array, bias: number, rows: number, n: number): void {
