@@ -270,7 +270,7 @@ const CATALOGUE: Case[] = [
   {
     what: 'batch_norm as a string',
     text: with_({ problem: { name: 'mnist-mlp', batch_norm: 'yes' } }),
-    says: ['problem.batch_norm', 'must be a boolean', 'got "yes"'],
+    says: ['problem.batch_norm', 'must be true or false', 'got "yes"'],
   },
   {
     what: 'batch_norm on a net without hidden layers',

@@ -148,8 +148,14 @@ describe('options', () => {
     expect(extended.problem.options).toMatchObject({ batch_norm: true, dropout: 0.2 });
     for (const [problem, says] of [
       [{ dropout: 1 }, 'c.json: problem.dropout must be < 1, got 1'],
-      [{ dropout: 'x' }, 'c.json: problem.dropout must be a number, got "x"'],
-      [{ batch_norm: 'true' }, 'c.json: problem.batch_norm must be a boolean, got "true"'],
+      [
+        { dropout: 'x' },
+        'c.json: problem.dropout must be a number, or a non-empty list of such values (an axis), got "x"',
+      ],
+      [
+        { batch_norm: 'true' },
+        'c.json: problem.batch_norm must be true or false, or a non-empty list of such values (an axis), got "true"',
+      ],
       [
         { batch_norm: true, hidden: [] },
         'c.json: problem.batch_norm must be false for a net without hidden layers (hidden: []), got true',
