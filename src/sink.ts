@@ -57,6 +57,7 @@ export function layout(plan: Plan): Layout {
       'run_id',
       'optimizer',
       ...plan.columns,
+      ...(plan.problem.axes ?? []).map((a) => a.name),
       ...(plan.random ? ['trial'] : []),
       'seed',
       'steps',
@@ -112,6 +113,9 @@ export function row(plan: Plan, l: Layout, spec: RunSpec, r: RunResult, duration
     const v = spec.axes[axis as AxisName];
     line += v === undefined ? ',' : `,${num(v)}`;
   }
+  // A problem axis's value as the config gives it: a number, a name, or JSON.
+  for (const v of spec.problemValues)
+    line += `,${typeof v === 'number' ? num(v) : textCell(typeof v === 'string' ? v : JSON.stringify(v))}`;
   if (plan.random) line += spec.trial === undefined ? ',' : `,${spec.trial}`;
   line += `,${spec.seed},${spec.steps},${textCell(r.status)},${num(r.finalLoss)},${num(r.bestLoss)},`;
   if (r.divergedAt >= 0) line += r.divergedAt;
