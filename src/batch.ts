@@ -17,7 +17,6 @@ import {
   type RunResult,
   type Workspace,
 } from './run.js';
-import type { OptimizerName } from './optimizers/index.js';
 import type { Problem } from './problems/index.js';
 import { layout, record, row } from './sink.js';
 
