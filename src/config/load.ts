@@ -303,9 +303,7 @@ function resolveProblem(raw: RawConfig, file: string, axes: readonly ProblemAxis
         const field = `problem.${option}[${axes[k].values.indexOf(values[k])}]${rest}`;
         throw new ConfigError(file, field, `must ${e.rule}, got ${show(e.value)}`);
       }
-      const where = axes.length
-        ? ` (with ${axes.map((a, j) => `${a.name} = ${show(values[j])}`).join(', ')})`
-        : '';
+      const where = axes.length ? ` (with ${axes.map((a, j) => `${a.name} = ${show(values[j])}`).join(', ')})` : '';
       throw new ConfigError(file, e.field, `must ${e.rule}, got ${show(e.value)}${where}`);
     }
   }
