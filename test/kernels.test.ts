@@ -246,6 +246,16 @@ const TOLERANCE: Record<Precision, number> = { f32: 1e-4, f64: 1e-12 };
 const GUARD = 5;
 const SENTINEL = 12345.5;
 
+/** M × N of the elementwise and per-column kernels: one element, odd sizes around the
+ * vector widths, and a layer of the book's net. */
+const ELEMENTWISE_SHAPES: [number, number][] = [
+  [1, 1],
+  [3, 7],
+  [128, 100],
+  [5, 10],
+  [2, 33],
+];
+
 // Odd sizes around the tile shapes (f32 tiles are 4 × 8, f64 4 × 4; NT groups of 4 or 2).
 const ODD = [1, 2, 3, 4, 5, 7, 8, 9, 13, 33];
 const MLP_SHAPES: [Op, number, number, number][] = [
@@ -334,13 +344,7 @@ describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
     check(op, M, N, K, true),
   );
 
-  it.each([
-    [1, 1],
-    [3, 7],
-    [128, 100],
-    [5, 10],
-    [2, 33],
-  ])('bias, ReLU, ReLU backward and column sums, M=%i N=%i', (M, N) => {
+  it.each(ELEMENTWISE_SHAPES)('bias, ReLU, ReLU backward and column sums, M=%i N=%i', (M, N) => {
     const r = rng(M * 100 + N, `helpers-${precision}`);
     heap.reset();
     const b = alloc(N, 1);
@@ -437,129 +441,126 @@ describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
    * rounded to the precision (for float32 that is exact emulation: a double result
    * rounded to float32 is the correctly rounded float32 one for +, −, ×, ÷ and √).
    */
-  it.each([
-    [1, 1],
-    [3, 7],
-    [128, 100],
-    [5, 10],
-    [2, 33],
-  ])('batch norm (training, test and backward), bit for bit the per-element formulas, M=%i N=%i', (M, N) => {
-    const r = rng(M * 100 + N, `batch-norm-${precision}`);
-    heap.reset();
-    const [Y, xc, dY] = [alloc(M * N + GUARD), alloc(M * N + GUARD, 1), alloc(M * N + GUARD, 2)];
-    const [gamma, beta, std, mean, variance, dgamma, dbeta] = [1, 2, 3, 0, 1, 2, 3].map((skew) =>
-      alloc(N + GUARD, skew),
-    );
-    fill(Y, r);
-    for (let i = 0; i < M * N; i++) Y[i] = 3 * Y[i] + 2; // off-centre, not unit variance
-    fill(gamma, r);
-    fill(beta, r);
-    fill(dY, r);
-    for (let j = 0; j < N; j++) [mean[j], variance[j]] = [r.normal(), 1 + r.next()];
-    for (const a of [Y, xc, dY, gamma, beta, std, mean, variance, dgamma, dbeta]) a.fill(SENTINEL, a.length - GUARD);
-    const untouched = (a: Float32Array | Float64Array) => a.subarray(a.length - GUARD).every((v) => v === SENTINEL);
-    const [Y0, mean0, variance0] = [Y.slice(), mean.slice(), variance.slice()];
-    const [m, eps] = [round(0.9), round(1e-6)];
-    const m1 = round(1 - m);
+  it.each(ELEMENTWISE_SHAPES)(
+    'batch norm (training, test and backward), bit for bit the per-element formulas, M=%i N=%i',
+    (M, N) => {
+      const r = rng(M * 100 + N, `batch-norm-${precision}`);
+      heap.reset();
+      const [Y, xc, dY] = [alloc(M * N + GUARD), alloc(M * N + GUARD, 1), alloc(M * N + GUARD, 2)];
+      const [gamma, beta, std, mean, variance, dgamma, dbeta] = [1, 2, 3, 0, 1, 2, 3].map((skew) =>
+        alloc(N + GUARD, skew),
+      );
+      fill(Y, r);
+      for (let i = 0; i < M * N; i++) Y[i] = 3 * Y[i] + 2; // off-centre, not unit variance
+      fill(gamma, r);
+      fill(beta, r);
+      fill(dY, r);
+      for (let j = 0; j < N; j++) [mean[j], variance[j]] = [r.normal(), 1 + r.next()];
+      for (const a of [Y, xc, dY, gamma, beta, std, mean, variance, dgamma, dbeta]) a.fill(SENTINEL, a.length - GUARD);
+      const untouched = (a: Float32Array | Float64Array) => a.subarray(a.length - GUARD).every((v) => v === SENTINEL);
+      const [Y0, mean0, variance0] = [Y.slice(), mean.slice(), variance.slice()];
+      const [m, eps] = [round(0.9), round(1e-6)];
+      const m1 = round(1 - m);
 
-    // Training, with ReLU and without.
-    for (const relu of [false, true]) {
+      // Training, with ReLU and without.
+      for (const relu of [false, true]) {
+        Y.set(Y0);
+        mean.set(mean0);
+        variance.set(variance0);
+        kernels.batchNormTrain(
+          M,
+          N,
+          Y.byteOffset,
+          gamma.byteOffset,
+          beta.byteOffset,
+          xc.byteOffset,
+          std.byteOffset,
+          mean.byteOffset,
+          variance.byteOffset,
+          0.9,
+          1e-6,
+          relu,
+        );
+        for (let j = 0; j < N; j++) {
+          let sum = 0;
+          for (let i = 0; i < M; i++) sum = round(sum + Y0[i * N + j]);
+          const mu = round(sum / M);
+          let squares = 0;
+          for (let i = 0; i < M; i++) {
+            const d = round(Y0[i * N + j] - mu);
+            expect(xc[i * N + j]).toBe(d);
+            squares = round(squares + round(d * d));
+          }
+          const v = round(squares / M);
+          const s = round(Math.sqrt(round(v + eps)));
+          expect(std[j]).toBe(s);
+          for (let i = 0; i < M; i++) {
+            const out = round(round(gamma[j] * round(xc[i * N + j] / s)) + beta[j]);
+            expect(Object.is(Y[i * N + j], relu && !(out > 0) ? 0 : out), `Y[${i}, ${j}]`).toBe(true);
+          }
+          expect(mean[j]).toBe(round(round(m * mean0[j]) + round(m1 * mu)));
+          expect(variance[j]).toBe(round(round(m * variance0[j]) + round(m1 * v)));
+        }
+      }
+      expect([Y, xc, std, mean, variance].every(untouched)).toBe(true);
+
+      // The test pass, on the running averages.
       Y.set(Y0);
-      mean.set(mean0);
-      variance.set(variance0);
-      kernels.batchNormTrain(
+      kernels.batchNormTest(
         M,
         N,
         Y.byteOffset,
         gamma.byteOffset,
         beta.byteOffset,
-        xc.byteOffset,
-        std.byteOffset,
         mean.byteOffset,
         variance.byteOffset,
-        0.9,
         1e-6,
-        relu,
+        false,
       );
-      for (let j = 0; j < N; j++) {
-        let sum = 0;
-        for (let i = 0; i < M; i++) sum = round(sum + Y0[i * N + j]);
-        const mu = round(sum / M);
-        let squares = 0;
-        for (let i = 0; i < M; i++) {
-          const d = round(Y0[i * N + j] - mu);
-          expect(xc[i * N + j]).toBe(d);
-          squares = round(squares + round(d * d));
+      for (let i = 0; i < M; i++)
+        for (let j = 0; j < N; j++) {
+          const s = round(Math.sqrt(round(variance[j] + eps)));
+          const out = round(round(gamma[j] * round(round(Y0[i * N + j] - mean[j]) / s)) + beta[j]);
+          expect(Y[i * N + j]).toBe(out);
         }
-        const v = round(squares / M);
-        const s = round(Math.sqrt(round(v + eps)));
-        expect(std[j]).toBe(s);
-        for (let i = 0; i < M; i++) {
-          const out = round(round(gamma[j] * round(xc[i * N + j] / s)) + beta[j]);
-          expect(Object.is(Y[i * N + j], relu && !(out > 0) ? 0 : out), `Y[${i}, ${j}]`).toBe(true);
-        }
-        expect(mean[j]).toBe(round(round(m * mean0[j]) + round(m1 * mu)));
-        expect(variance[j]).toBe(round(round(m * variance0[j]) + round(m1 * v)));
-      }
-    }
-    expect([Y, xc, std, mean, variance].every(untouched)).toBe(true);
 
-    // The test pass, on the running averages.
-    Y.set(Y0);
-    kernels.batchNormTest(
-      M,
-      N,
-      Y.byteOffset,
-      gamma.byteOffset,
-      beta.byteOffset,
-      mean.byteOffset,
-      variance.byteOffset,
-      1e-6,
-      false,
-    );
-    for (let i = 0; i < M; i++)
+      // Backward, into another array and in place.
+      const two = round(2 / M);
+      const expected = new Float64Array(M * N);
+      const [dg, db] = [new Float64Array(N), new Float64Array(N)];
       for (let j = 0; j < N; j++) {
-        const s = round(Math.sqrt(round(variance[j] + eps)));
-        const out = round(round(gamma[j] * round(round(Y0[i * N + j] - mean[j]) / s)) + beta[j]);
-        expect(Y[i * N + j]).toBe(out);
+        const s = std[j];
+        const ss = round(s * s);
+        let [sdy, sdg, sds] = [0, 0, 0];
+        for (let i = 0; i < M; i++) {
+          const [dy, x] = [dY[i * N + j], xc[i * N + j]];
+          sdy = round(sdy + dy);
+          sdg = round(sdg + round(round(x / s) * dy));
+          sds = round(sds + round(round(round(gamma[j] * dy) * x) / ss));
+        }
+        [dg[j], db[j]] = [sdg, sdy];
+        const dvar = round(round(0.5 * -sds) / s);
+        let dmu = 0;
+        for (let i = 0; i < M; i++) {
+          const [dy, x] = [dY[i * N + j], xc[i * N + j]];
+          const dxc = round(round(round(gamma[j] * dy) / s) + round(round(two * x) * dvar));
+          expected[i * N + j] = dxc;
+          dmu = round(dmu + dxc);
+        }
+        for (let i = 0; i < M; i++) expected[i * N + j] = round(expected[i * N + j] - round(dmu / M));
       }
-
-    // Backward, into another array and in place.
-    const two = round(2 / M);
-    const expected = new Float64Array(M * N);
-    const [dg, db] = [new Float64Array(N), new Float64Array(N)];
-    for (let j = 0; j < N; j++) {
-      const s = std[j];
-      const ss = round(s * s);
-      let [sdy, sdg, sds] = [0, 0, 0];
-      for (let i = 0; i < M; i++) {
-        const [dy, x] = [dY[i * N + j], xc[i * N + j]];
-        sdy = round(sdy + dy);
-        sdg = round(sdg + round(round(x / s) * dy));
-        sds = round(sds + round(round(round(gamma[j] * dy) * x) / ss));
-      }
-      [dg[j], db[j]] = [sdg, sdy];
-      const dvar = round(round(0.5 * -sds) / s);
-      let dmu = 0;
-      for (let i = 0; i < M; i++) {
-        const [dy, x] = [dY[i * N + j], xc[i * N + j]];
-        const dxc = round(round(round(gamma[j] * dy) / s) + round(round(two * x) * dvar));
-        expected[i * N + j] = dxc;
-        dmu = round(dmu + dxc);
-      }
-      for (let i = 0; i < M; i++) expected[i * N + j] = round(expected[i * N + j] - round(dmu / M));
-    }
-    const dX = alloc(M * N + GUARD, 3).fill(SENTINEL);
-    const args = [xc.byteOffset, gamma.byteOffset, std.byteOffset, dgamma.byteOffset, dbeta.byteOffset] as const;
-    kernels.batchNormBackward(M, N, dY.byteOffset, ...args, dX.byteOffset);
-    expect(firstBitDifference(Float64Array.from(dX.subarray(0, M * N)), expected)).toBe(-1);
-    expect(firstBitDifference(Float64Array.from(dgamma.subarray(0, N)), dg)).toBe(-1);
-    expect(firstBitDifference(Float64Array.from(dbeta.subarray(0, N)), db)).toBe(-1);
-    expect([dX, dgamma, dbeta].every(untouched)).toBe(true);
-    kernels.batchNormBackward(M, N, dY.byteOffset, ...args, dY.byteOffset);
-    expect(firstBitDifference(Float64Array.from(dY.subarray(0, M * N)), expected)).toBe(-1);
-    expect(untouched(dY)).toBe(true);
-  });
+      const dX = alloc(M * N + GUARD, 3).fill(SENTINEL);
+      const args = [xc.byteOffset, gamma.byteOffset, std.byteOffset, dgamma.byteOffset, dbeta.byteOffset] as const;
+      kernels.batchNormBackward(M, N, dY.byteOffset, ...args, dX.byteOffset);
+      expect(firstBitDifference(Float64Array.from(dX.subarray(0, M * N)), expected)).toBe(-1);
+      expect(firstBitDifference(Float64Array.from(dgamma.subarray(0, N)), dg)).toBe(-1);
+      expect(firstBitDifference(Float64Array.from(dbeta.subarray(0, N)), db)).toBe(-1);
+      expect([dX, dgamma, dbeta].every(untouched)).toBe(true);
+      kernels.batchNormBackward(M, N, dY.byteOffset, ...args, dY.byteOffset);
+      expect(firstBitDifference(Float64Array.from(dY.subarray(0, M * N)), expected)).toBe(-1);
+      expect(untouched(dY)).toBe(true);
+    },
+  );
 
   it.each([0, 0.2, 0.5, 0.9])(
     "dropout %f draws the JS stream's next() > ratio, state carried across calls",

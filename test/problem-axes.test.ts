@@ -7,7 +7,7 @@
  * (counts, order, refusals) is test/grid.test.ts's.
  */
 import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import type { Plan } from '../src/grid.js';
 import { PiscinaExecutor } from '../src/pool.js';
@@ -17,23 +17,18 @@ import { runSweep } from '../src/sweep.js';
 
 type Row = Record<string, string>;
 
-let one: PiscinaExecutor;
-let two: PiscinaExecutor;
-beforeAll(() => {
-  one = new PiscinaExecutor({ workers: 1 });
-  two = new PiscinaExecutor({ workers: 2 });
-});
-afterAll(async () => {
-  await Promise.all([one?.close(), two?.close()]);
-});
-
 const planOf = (config: object): Plan =>
   parseConfig(JSON.stringify({ name: 'axes-test', ...config }), 'axes-test.json');
 
-/** The sweep's CSV text, header first, and its rows. */
-async function sweep(plan: Plan, executor: PiscinaExecutor): Promise<{ csv: string; rows: Row[] }> {
+/** The sweep's CSV text, header first, and its rows, on a pool of `workers` threads. */
+async function sweep(plan: Plan, workers = 1): Promise<{ csv: string; rows: Row[] }> {
   const chunks: string[] = [];
-  await runSweep(plan, { executor, write: (text) => void chunks.push(text) });
+  const executor = new PiscinaExecutor({ workers });
+  try {
+    await runSweep(plan, { executor, write: (text) => void chunks.push(text) });
+  } finally {
+    await executor.close();
+  }
   const header = formatHeader(layout(plan));
   const written = chunks.join('');
   const csv = written.startsWith(header) ? written : header + written;
@@ -63,7 +58,7 @@ describe('a problem axis on the bowl: start [[-7, 2], [3, 1]] × lr', () => {
     const plan = planOf(config);
     expect(plan.total).toBe(8);
     expect(dryRun(plan)).toBe('optimizer  runs\nsgd        4\nmomentum   4\ntotal      8\n');
-    const { csv, rows } = await sweep(plan, one);
+    const { csv, rows } = await sweep(plan);
     expect(csv.split('\n')[0]).toBe(
       'run_id,optimizer,lr,momentum,start,seed,steps,status,final_loss,best_loss,diverged_at,x,y,distance,duration_ms,error',
     );
@@ -83,7 +78,7 @@ describe('a problem axis on the bowl: start [[-7, 2], [3, 1]] × lr', () => {
       [-7, 2],
       [3, 1],
     ]) {
-      const alone = await sweep(planOf({ ...config, problem: { name: 'anisotropic-bowl', start } }), one);
+      const alone = await sweep(planOf({ ...config, problem: { name: 'anisotropic-bowl', start } }));
       const swept = rows.filter((r) => r.start === JSON.stringify(start));
       expect(swept.map((r) => results(r, metrics))).toEqual(alone.rows.map((r) => results(r, metrics)));
       // The runs did start apart: their final points differ.
@@ -104,7 +99,7 @@ describe('problem axes on mnist-mlp: hidden × init × batch_norm, the net chang
   it('writes the columns and cells, equals the plain configs run by run, and 1 and 2 workers agree', async () => {
     const plan = planOf(config);
     expect(plan.total).toBe(16);
-    const { csv, rows } = await sweep(plan, one);
+    const { csv, rows } = await sweep(plan);
     expect(csv.split('\n')[0]).toBe(
       'run_id,optimizer,lr,beta1,beta2,eps,hidden,init,batch_norm,seed,steps,status,final_loss,best_loss,diverged_at,train_loss,train_acc,test_acc,duration_ms,error',
     );
@@ -132,7 +127,7 @@ describe('problem axes on mnist-mlp: hidden × init × batch_norm, the net chang
         init: row.init === 'he' ? 'he' : Number(row.init),
         batch_norm: row.batch_norm === 'true',
       };
-      const alone = await sweep(planOf({ ...config, problem }), one);
+      const alone = await sweep(planOf({ ...config, problem }));
       expect(
         rows.slice(v, v + 2).map((r) => results(r, metrics)),
         JSON.stringify(problem),
@@ -141,6 +136,6 @@ describe('problem axes on mnist-mlp: hidden × init × batch_norm, the net chang
     // Batch norm changed the results (the axis is not ignored).
     expect(rows[2].final_loss).not.toBe(rows[0].final_loss);
     const withoutDuration = (r: Row[]) => r.map(({ duration_ms: _, ...rest }) => rest);
-    expect(withoutDuration((await sweep(plan, two)).rows)).toEqual(withoutDuration(rows));
+    expect(withoutDuration((await sweep(plan, 2)).rows)).toEqual(withoutDuration(rows));
   });
 });

@@ -148,9 +148,8 @@ export class ReferenceMlp {
       }
       const norm = this.norms[l];
       if (norm) {
-        const { gamma, beta } = this.layers[l];
-        if (train) batchNormTrain(norm, Z, W, gamma, beta, rows, outputs);
-        else batchNormTest(norm, Z, W, gamma, beta, rows, outputs);
+        if (train) batchNormTrain(norm, Z, W, this.layers[l], rows);
+        else batchNormTest(norm, Z, W, this.layers[l], rows);
       }
       this.activate(Z, rows * outputs);
       if (this.ratio > 0) {
@@ -241,10 +240,7 @@ export class ReferenceMlp {
       if (d) for (let i = 0; i < count; i++) dA[i] = dA[i] * d.mask[i];
       this.activationGrad(dA, d ? d.activated : X, count);
       const norm = this.norms[l - 1];
-      if (norm) {
-        const { gamma, beta } = this.layers[l - 1];
-        batchNormBackward(norm, dA, W, g, gamma, beta, rows, inputs);
-      }
+      if (norm) batchNormBackward(norm, dA, W, g, this.layers[l - 1], rows);
       [dZ, dA] = [dA, dZ];
     }
   }
@@ -272,33 +268,21 @@ function addBias(Z: Float64Array, W: Float64Array, bias: number, rows: number, n
   for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) Z[r * n + j] += W[bias + j];
 }
 
-/** Softmax, stable: the row maximum is subtracted before exponentiating. */
+/** The book's softmax, row by row: exp(z − max z) / Σ exp(z − max z). */
 function softmax(Z: Float64Array, rows: number, n: number): void {
   for (let r = 0; r < rows; r++) {
-    const row = r * n;
-    let max = -Infinity;
-    for (let j = 0; j < n; j++) if (Z[row + j] > max) max = Z[row + j];
-    let sum = 0;
-    for (let j = 0; j < n; j++) {
-      const e = Math.exp(Z[row + j] - max);
-      Z[row + j] = e;
-      sum += e;
-    }
-    for (let j = 0; j < n; j++) Z[row + j] /= sum;
+    const z = Z.subarray(r * n, (r + 1) * n);
+    const max = Math.max(...z);
+    const sum = z.reduce((s, v) => s + Math.exp(v - max), 0);
+    z.forEach((v, j) => (z[j] = Math.exp(v - max) / sum));
   }
 }
 
-/** The book's BatchNormalization.__forward with train_flg=True, in place on x (rows × n). */
-function batchNormTrain(
-  norm: ReferenceNorm,
-  x: Float64Array,
-  W: Float64Array,
-  gamma: number,
-  beta: number,
-  rows: number,
-  n: number,
-): void {
+/** The book's BatchNormalization.__forward with train_flg=True, in place on x (the
+ * rows × outputs of `layer`). */
+function batchNormTrain(norm: ReferenceNorm, x: Float64Array, W: Float64Array, layer: Layer, rows: number): void {
   const { xc, std, runningMean, runningVar } = norm;
+  const { gamma, beta, outputs: n } = layer;
   const mu = new Float64Array(n);
   const variance = new Float64Array(n);
   for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) mu[j] += x[r * n + j]; // mu = x.mean(axis=0)
@@ -325,15 +309,8 @@ function batchNormTrain(
 }
 
 /** train_flg=False: the running averages in place of the batch's. */
-function batchNormTest(
-  norm: ReferenceNorm,
-  x: Float64Array,
-  W: Float64Array,
-  gamma: number,
-  beta: number,
-  rows: number,
-  n: number,
-): void {
+function batchNormTest(norm: ReferenceNorm, x: Float64Array, W: Float64Array, layer: Layer, rows: number): void {
+  const { gamma, beta, outputs: n } = layer;
   for (let r = 0; r < rows; r++)
     for (let j = 0; j < n; j++) {
       const xc = x[r * n + j] - norm.runningMean[j];
@@ -348,12 +325,11 @@ function batchNormBackward(
   dout: Float64Array,
   W: Float64Array,
   g: Float64Array,
-  gamma: number,
-  beta: number,
+  layer: Layer,
   rows: number,
-  n: number,
 ): void {
   const { xc, std } = norm;
+  const { gamma, beta, outputs: n } = layer;
   const dstd = new Float64Array(n);
   const dmu = new Float64Array(n);
   for (let j = 0; j < n; j++) g[beta + j] = g[gamma + j] = 0;
