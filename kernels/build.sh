@@ -43,6 +43,7 @@ for kernel in gemm_nn gemm_tn gemm_nt gemm_nn_sparse gemm_tn_sparse bias_relu bi
   batch_norm_train batch_norm_test batch_norm_backward dropout scale; do
   GEMM_EXPORTS+=("${kernel}_f32" "${kernel}_f64")
 done
+GEMM_EXPORTS+=(demote promote)
 
 build() { # out.wasm source.c export...
   local out=$1 src=$2

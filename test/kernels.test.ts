@@ -590,6 +590,24 @@ describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
     },
   );
 
+  it('demote rounds float64 to the nearest float32 (Math.fround), promote widens it back exactly', () => {
+    heap.reset();
+    const n = 1003;
+    const r = rng(4, `demote-${precision}`);
+    const wide = heap.f64(n + GUARD, 8);
+    for (let i = 0; i < n; i++) wide[i] = r.normal() * 10 ** (r.int(80) - 40);
+    wide.set([NaN, Infinity, -Infinity, -0, 1e39, -1e39, 1e-46, 3.4028235677973366e38]);
+    const narrow = new Float32Array(memory.buffer, heap.f64(n).byteOffset, n + GUARD);
+    narrow.fill(SENTINEL);
+    kernels.demote(n, wide.byteOffset, narrow.byteOffset);
+    for (let i = 0; i < n; i++) expect(Object.is(narrow[i], Math.fround(wide[i])), `element ${i}`).toBe(true);
+    expect([...narrow.subarray(n)].every((v) => v === SENTINEL)).toBe(true);
+    const back = heap.f64(n + GUARD, 8).fill(SENTINEL);
+    kernels.promote(n, narrow.byteOffset, back.byteOffset);
+    for (let i = 0; i < n; i++) expect(Object.is(back[i], narrow[i]), `element ${i}`).toBe(true);
+    expect([...back.subarray(n)].every((v) => v === SENTINEL)).toBe(true);
+  });
+
   it('rejects pointers below the heap base or misaligned', () => {
     expect(() => kernels.nn(2, 2, 2, 0, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE + 64)).toThrow(
       /pointers must be byte offsets/,

@@ -49,6 +49,8 @@
  *   dropout(n, Y, state, threshold)  Y_i ← Y_i·[u_i > threshold], u_i the u32 outputs
  *                                 of the sfc32 state at `state` (src/rng.ts's generator)
  *   scale(n, s, Y)                Y_i ← s·Y_i
+ *   demote(n, src, dst), promote(n, src, dst)   float64 src → float32 dst (rounded to
+ *                                 nearest), float32 → float64 (exact): the same in both sets
  *
  * An affine layer Y = X·W + b is nn + biasRelu (or biasAdd); its backward pass is
  * dW = Xᵀ·dY (tn), db = colSums(dY), dX = dY·Wᵀ (nt). nn and tn (and their sparse
@@ -396,6 +398,10 @@ export interface GemmKernels {
   dropout(n: number, Y: number, state: number, threshold: number): void;
   /** Y[n] ← s·Y */
   scale(n: number, s: number, Y: number): void;
+  /** dst[n] (float32) ← src (float64), rounded to nearest. */
+  demote(n: number, src: number, dst: number): void;
+  /** dst[n] (float64) ← src (float32), exactly. */
+  promote(n: number, src: number, dst: number): void;
 }
 
 type Kernel = (...args: number[]) => void;
@@ -455,6 +461,8 @@ function wrapGemm(exports: Record<string, unknown>, precision: Precision): GemmK
   const batchNormBackward = fn('batch_norm_backward');
   const dropout = fn('dropout');
   const scale = fn('scale');
+  const demote = exports.demote as Kernel;
+  const promote = exports.promote as Kernel;
   const where = `gemmKernels('${precision}')`;
   return {
     precision,
@@ -504,6 +512,16 @@ function wrapGemm(exports: Record<string, unknown>, precision: Precision): GemmK
     scale(n, s, Y) {
       checkArgs(`${where}.scale`, bytes, [n], [Y]);
       scale(n, s, Y);
+    },
+    demote(n, src, dst) {
+      checkArgs(`${where}.demote`, ELEMENT_BYTES.f64, [n], [src]);
+      checkArgs(`${where}.demote`, ELEMENT_BYTES.f32, [], [dst]);
+      demote(n, src, dst);
+    },
+    promote(n, src, dst) {
+      checkArgs(`${where}.promote`, ELEMENT_BYTES.f32, [n], [src]);
+      checkArgs(`${where}.promote`, ELEMENT_BYTES.f64, [], [dst]);
+      promote(n, src, dst);
     },
   };
 }
