@@ -278,6 +278,11 @@ const CATALOGUE: Case[] = [
     says: ['problem.batch_norm', 'without hidden layers', 'got true'],
   },
   {
+    what: 'a precision the engine does not have',
+    text: with_({ problem: { name: 'mnist-mlp', precision: 'float16' } }),
+    says: ['problem.precision', 'float64, float32', '"float16"'],
+  },
+  {
     what: 'a misspelt batch_norm',
     text: with_({ problem: { name: 'mnist-mlp', batchnorm: true } }),
     says: ['problem.batchnorm', 'not a known key', 'did you mean "batch_norm"'],

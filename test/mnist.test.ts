@@ -113,6 +113,8 @@ describe('options', () => {
     [{ batch_norm: 'yes' }, 'problem.batch_norm'],
     [{ batch_norm: 1 }, 'problem.batch_norm'],
     [{ batch_norm: true, hidden: [] }, 'problem.batch_norm'],
+    [{ precision: 'float16' }, 'problem.precision'],
+    [{ precision: 32 }, 'problem.precision'],
   ])('rejects %j at %s', (options, field) => {
     expect(() => mnistMlp.resolve(options)).toThrow(OptionError);
     try {
@@ -123,7 +125,9 @@ describe('options', () => {
   });
 
   it('keeps batch_norm and dropout out of the options unless they are set (older plans stay the same)', () => {
-    expect(mnistMlp.resolve({ batch_norm: false, dropout: 0 })).toEqual(mnistMlp.resolve({}));
+    expect(mnistMlp.resolve({ batch_norm: false, dropout: 0, precision: 'float64' })).toEqual(mnistMlp.resolve({}));
+    expect(mnistMlp.resolve({})).not.toHaveProperty('precision');
+    expect(mnistMlp.resolve({ precision: 'float32' })).toMatchObject({ precision: 'float32' });
     expect(mnistMlp.resolve({})).not.toHaveProperty('batch_norm');
     expect(mnistMlp.resolve({})).not.toHaveProperty('dropout');
     expect(mnistMlp.resolve({ batch_norm: true, dropout: 0.2 })).toMatchObject({ batch_norm: true, dropout: 0.2 });
@@ -344,6 +348,8 @@ describe('memory', () => {
     { batch_norm: true },
     { hidden: [7, 3], activation: 'sigmoid', batch_norm: true, dropout: 0.5, batch_size: 300 },
     { hidden: [5], dropout: 0.2 },
+    { precision: 'float32' },
+    { hidden: [7, 3], batch_norm: true, dropout: 0.5, precision: 'float32', batch_size: 300 },
   ])("takes exactly runBytes of the run's arena, workspace and scratch: %j", (options) => {
     const p = create(options);
     const { arena } = arenas.get(p)!;
@@ -729,6 +735,37 @@ describe("training (the shape of the book's figure)", () => {
     }
     for (const [, [, , testAcc]] of Object.entries(final)) expect(testAcc).toBeGreaterThan(0.5);
     for (const optimizer of ['momentum', 'adagrad', 'adam']) expect(final[optimizer][0]).toBeLessThan(final.sgd[0]);
+  });
+
+  it('in float32, trains as in float64: the same losses to float32 precision, the same accuracies nearly', () => {
+    for (const extension of [{}, { batch_norm: true, dropout: 0.2 }]) {
+      const options = { hidden: [50, 30], train_samples: 2000, ...extension };
+      const losses: Record<string, number[]> = { float64: [], float32: [] };
+      const results = (['float64', 'float32'] as const).map(
+        (precision) =>
+          run('adam', 200, create({ ...options, precision }, 1), undefined, 0, (_, loss) =>
+            losses[precision].push(loss),
+          ).result,
+      );
+      expect(results.map((r) => r.status)).toEqual(['ok', 'ok']);
+      // The first steps agree to float32 precision; rounding then compounds, so the
+      // runs drift apart slowly and end close, not equal.
+      for (let step = 0; step < 5; step++)
+        expect(Math.abs(losses.float32[step] / losses.float64[step] - 1), `step ${step}`).toBeLessThan(1e-5);
+      const [[, train64, test64], [, train32, test32]] = results.map((r) => r.metrics);
+      expect(test64).toBeGreaterThan(0.8);
+      expect(Math.abs(train32 - train64), JSON.stringify(extension)).toBeLessThan(0.01);
+      expect(Math.abs(test32 - test64), JSON.stringify(extension)).toBeLessThan(0.01);
+    }
+  });
+
+  it('in float32, a weight beyond float32 range ends the run as diverged', () => {
+    const p = create({ hidden: [5], precision: 'float32' });
+    const { W, g } = vectors(p);
+    p.init(W);
+    expect(Number.isFinite(p.lossAndGrad(W, g, 0))).toBe(true);
+    W[100] = 1e39; // finite in float64, Infinity in float32
+    expect(p.lossAndGrad(W, g, 1)).toBeNaN();
   });
 
   it('with batch norm, learns from weights of std 0.01, where the plain net stays at chance (batch_norm_test.py)', () => {

@@ -24,28 +24,22 @@
  * The data and its split are in ./mnist/data.ts: one SharedArrayBuffer shared by
  * every worker, viewed here, never copied.
  *
- * The network runs in float64 on the WebAssembly SIMD kernels (./mnist/network.ts):
- * an instance takes all its float64 scratch (each minibatch gathered from the
- * Float32 images, activations, deltas, kernel work space) from `context.arena`,
+ * The network runs in float64 (or float32: `precision`) on the WebAssembly SIMD
+ * kernels (./mnist/network.ts): an instance takes all its scratch (each minibatch
+ * gathered from the Float32 images, activations, deltas, kernel work space) from
+ * `context.arena`,
  * `scratchBytes` of it, and W and g must be views over that arena's memory (the run
  * loop's workspace is). ./mnist/reference.ts is the same net in plain JavaScript,
  * for the tests and the bench only.
  */
 import { loadMnist, IMAGE_SIZE, CLASSES, TRAIN_SAMPLES, type MnistData } from './mnist/data.js';
-import { arenaBytes } from '../arena.js';
-import {
-  Mlp,
-  defaultProducts,
-  layout,
-  scratchLengths,
-  sparseWorkBytes,
-  type Activation,
-  type Shape,
-} from './mnist/network.js';
+import { Mlp, defaultProducts, layout, networkBytes, type Activation, type Shape } from './mnist/network.js';
 import { streamState } from '../rng.js';
 import { OptionError, type Problem, type ProblemContext, type ProblemDef, type Span } from './types.js';
 
 export type Init = 'he' | 'xavier' | number;
+export const PRECISIONS = ['float64', 'float32'] as const;
+export type PrecisionName = (typeof PRECISIONS)[number];
 export const ACTIVATIONS: readonly Activation[] = ['relu', 'sigmoid'];
 export const NAMED_INITS = ['he', 'xavier'] as const;
 
@@ -65,6 +59,8 @@ export interface MnistMlpOptions {
   batch_norm?: boolean;
   /** Dropout ratio of every hidden layer's outputs, in [0, 1). */
   dropout?: number;
+  /** What the network computes in; absent when float64 (as batch_norm when false). */
+  precision?: PrecisionName;
 }
 
 export const MNIST_MLP_DEFAULTS: Readonly<MnistMlpOptions> = {
@@ -76,6 +72,7 @@ export const MNIST_MLP_DEFAULTS: Readonly<MnistMlpOptions> = {
   validation: 0,
   batch_norm: false,
   dropout: 0,
+  precision: 'float64',
 };
 
 /** Rows per forward pass when `finish` evaluates a whole split. */
@@ -83,7 +80,7 @@ const EVAL_ROWS = 256;
 
 /** The network's shape for these options: what its scratch is sized by. */
 export function networkShape(
-  options: Pick<MnistMlpOptions, 'hidden' | 'batch_size' | 'activation' | 'batch_norm' | 'dropout'>,
+  options: Pick<MnistMlpOptions, 'hidden' | 'batch_size' | 'activation' | 'batch_norm' | 'dropout' | 'precision'>,
 ): Shape {
   const sizes = layerSizes(options);
   const batchNorm = options.batch_norm ?? false;
@@ -94,6 +91,7 @@ export function networkShape(
     products: defaultProducts(sizes.length - 1, options.activation, batchNorm),
     batchNorm,
     dropout: options.dropout ?? 0,
+    precision: options.precision === 'float32' ? 'f32' : 'f64',
   };
 }
 
@@ -276,6 +274,12 @@ export const mnistMlp: ProblemDef<MnistMlpOptions, MnistData> = {
       description:
         "fraction of every hidden layer's outputs dropped in training (a mask drawn per step from the seed); the test pass scales them by 1 − dropout instead; needs a hidden layer; default 0",
     },
+    precision: {
+      enum: [...PRECISIONS],
+      default: MNIST_MLP_DEFAULTS.precision,
+      description:
+        'what the network computes in: "float64" (the book\'s precision), or "float32" on f32x4 kernels, faster (the parameters, the gradient and the optimizer stay float64); default "float64"',
+    },
   },
   resolve(options) {
     for (const key of Object.keys(options))
@@ -312,6 +316,8 @@ export const mnistMlp: ProblemDef<MnistMlpOptions, MnistData> = {
     if (!(typeof r === 'number' && r >= 0 && r < 1)) throw new OptionError('problem.dropout', 'be in [0, 1)', r);
     if (r > 0 && o.hidden.length === 0)
       throw new OptionError('problem.dropout', 'be 0 for a net without hidden layers (hidden: [])', r);
+    if (!PRECISIONS.includes(o.precision as PrecisionName))
+      throw new OptionError('problem.precision', `be one of ${PRECISIONS.join(', ')}`, o.precision);
     return {
       hidden: [...o.hidden],
       batch_size: o.batch_size,
@@ -321,10 +327,11 @@ export const mnistMlp: ProblemDef<MnistMlpOptions, MnistData> = {
       validation: v,
       ...(o.batch_norm ? { batch_norm: true } : {}),
       ...(r > 0 ? { dropout: r } : {}),
+      ...(o.precision === 'float32' ? { precision: 'float32' as const } : {}),
     };
   },
   dim: (options) => layout(layerSizes(options), options.batch_norm).dim,
-  scratchBytes: (options) => arenaBytes(...scratchLengths(networkShape(options), sparseWorkBytes)),
+  scratchBytes: (options) => networkBytes(networkShape(options)),
   metrics: (options) => ['train_loss', 'train_acc', options.validation > 0 ? 'val_acc' : 'test_acc'],
   // The book ranks by held-out accuracy (experiment C: the final validation accuracy).
   rank: (options) => ({ column: options.validation > 0 ? 'val_acc' : 'test_acc', higher: true }),

@@ -55,6 +55,15 @@
  * With sigmoid nothing but the pixels has zeros. bench/mnist.ts prints the
  * all-dense figure beside the default.
  *
+ * FLOAT32 (`precision` 'f32'). The same network on the f32x4 kernels (four lanes, not
+ * two), every array of its scratch in float32. The parameters and the gradient stay
+ * float64 outside it (the run loop's, and the optimizer's, as in float64): each pass
+ * first rounds W into the network's own float32 copy (the demote kernel, about 30 µs
+ * for the book's net) and a backward pass widens its float32 gradient into g (promote).
+ * So the optimizer steps on float64 weights, small updates are not lost to float32
+ * rounding of W, and everything the network computes is float32. A weight beyond
+ * float32's range (3.4e38) rounds to ±Inf, so such a run ends as diverged.
+ *
  * NON-FINITE PARAMETERS. A skipped 0·NaN or 0·Inf gives no NaN (a weight from an
  * always-black pixel would stay NaN unseen), so `lossAndGrad` checks W itself and
  * returns NaN at any non-finite parameter: the run loop ends the run as diverged.
@@ -65,14 +74,17 @@
  * loop over the 109,810 parameters. Only finite weights above about 1e305 could
  * overflow a sum: a run that far gone has diverged in any sense.
  */
-import type { Arena } from '../../arena.js';
+import { arenaBytesOf, type Arena } from '../../arena.js';
 import {
+  ELEMENT_BYTES,
   KERNEL_HEAP_BASE,
   WASM_PAGE_BYTES,
   createSharedMemory,
   dropoutThreshold,
   gemmKernels,
   type GemmKernels,
+  type KernelMemory,
+  type Precision,
 } from '../../kernels/index.js';
 import type { Span } from '../types.js';
 
@@ -85,7 +97,8 @@ export const BATCH_NORM_EPS = 1e-6;
 /** Weight of the old running average in each update (the book's momentum 0.9). */
 export const BATCH_NORM_MOMENTUM = 0.9;
 
-const FLOAT64_BYTES = 8;
+/** An array of the network's precision. */
+export type Floats = Float32Array | Float64Array;
 
 export interface Layer {
   readonly inputs: number;
@@ -170,20 +183,25 @@ export interface Shape {
   readonly batchNorm?: boolean;
   /** Dropout ratio of every hidden layer's outputs, in [0, 1) (default 0). */
   readonly dropout?: number;
+  /** The precision the network computes in (default f64; see FLOAT32 at the top). */
+  readonly precision?: Precision;
 }
 
 /**
- * The float64 lengths of the network's scratch, in the order it takes them from the
- * arena: input (capacity × 784), one activation per layer (capacity × outputs), the
- * two delta buffers (backwardRows × widest layer), Wᵀ for the sparse dA products,
- * the sparse products' work space, the column sums of the finiteness check (widest
- * layer), the dropout stream's state (two float64: four u32) and, per hidden layer
- * with batch norm, xc (backwardRows × outputs), s (outputs) and the running mean and
- * variance (outputs each). `workBytes` is `GemmKernels.sparseWorkBytes`.
+ * The lengths of the network's scratch in elements of its precision, in the order it
+ * takes them from the arena: input (capacity × 784), one activation per layer
+ * (capacity × outputs), the two delta buffers (backwardRows × widest layer), Wᵀ for
+ * the sparse dA products, the sparse products' work space, the column sums of the
+ * finiteness check (widest layer), the dropout stream's state (16 bytes: four u32),
+ * per hidden layer with batch norm xc (backwardRows × outputs), s (outputs) and the
+ * running mean and variance (outputs each), and in float32 the network's own copies
+ * of the parameters and the gradient (dim each). `workBytes` is
+ * `GemmKernels.sparseWorkBytes` of that precision.
  */
 export function scratchLengths(shape: Shape, workBytes: (depth: number) => number): number[] {
   const { sizes, capacity, backwardRows, products } = shape;
-  const { layers } = layout(sizes, shape.batchNorm);
+  const { layers, dim } = layout(sizes, shape.batchNorm);
+  const bytes = ELEMENT_BYTES[shape.precision ?? 'f64'];
   const widest = Math.max(...layers.map((l) => l.outputs));
   let transposed = 0;
   let depth = 0; // the largest K of a sparse product
@@ -201,20 +219,29 @@ export function scratchLengths(shape: Shape, workBytes: (depth: number) => numbe
     backwardRows * widest,
     backwardRows * widest,
     transposed,
-    depth > 0 ? Math.ceil(workBytes(depth) / FLOAT64_BYTES) : 0,
+    depth > 0 ? Math.ceil(workBytes(depth) / bytes) : 0,
     widest,
-    (shape.dropout ?? 0) > 0 ? STREAM_STATE_FLOAT64S : 0,
+    (shape.dropout ?? 0) > 0 ? STREAM_STATE_BYTES / bytes : 0,
     ...layers.filter((l) => l.gamma >= 0).flatMap((l) => [backwardRows * l.outputs, l.outputs, 2 * l.outputs]),
+    ...(shape.precision === 'f32' ? [dim, dim] : [0, 0]),
   ];
 }
 
-/** The sfc32 state (four u32) in float64 slots. */
-const STREAM_STATE_FLOAT64S = 2;
+/** Bytes of arena the network of this shape takes (where no memory is at hand yet:
+ * sizing a lane). */
+export function networkBytes(shape: Shape): number {
+  const precision = shape.precision ?? 'f64';
+  const lengths = scratchLengths(shape, (depth) => sparseWorkBytes(depth, precision));
+  return arenaBytesOf(ELEMENT_BYTES[precision], lengths);
+}
+
+/** The sfc32 state: four u32. */
+const STREAM_STATE_BYTES = 16;
 
 /** The running averages of one batch-norm layer (views of the network's scratch). */
 export interface Running {
-  readonly mean: Float64Array;
-  readonly variance: Float64Array;
+  readonly mean: Floats;
+  readonly variance: Floats;
 }
 
 /** The scratch of one batch-norm layer. */
@@ -225,17 +252,17 @@ interface Norm {
   readonly running: Running;
 }
 
-let probe: GemmKernels | undefined;
+let probe: KernelMemory | undefined;
 
 /** Σ −log(P[r, tᵣ] + δ) over `rows` rows of softmax outputs P (n per row), labels t. */
-function crossEntropySum(P: Float64Array, targets: ArrayLike<number>, rows: number, n: number): number {
+function crossEntropySum(P: Floats, targets: ArrayLike<number>, rows: number, n: number): number {
   let s = 0;
   for (let r = 0; r < rows; r++) s -= Math.log(P[r * n + targets[r]] + LOG_GUARD);
   return s;
 }
 
 /** How many of `rows` rows of P predict their label t (the first maximum wins). */
-function correctCount(P: Float64Array, targets: ArrayLike<number>, rows: number, n: number): number {
+function correctCount(P: Floats, targets: ArrayLike<number>, rows: number, n: number): number {
   let hits = 0;
   for (let r = 0; r < rows; r++) {
     const row = r * n;
@@ -248,9 +275,9 @@ function correctCount(P: Float64Array, targets: ArrayLike<number>, rows: number,
 
 /** `sparseWorkBytes` where no memory is at hand (sizing a lane before it exists):
  * the kernels on a small memory of their own, one per thread. */
-export function sparseWorkBytes(depth: number): number {
-  probe ??= gemmKernels('f64', createSharedMemory(WASM_PAGE_BYTES, KERNEL_HEAP_BASE + WASM_PAGE_BYTES));
-  return probe.sparseWorkBytes(depth);
+export function sparseWorkBytes(depth: number, precision: Precision = 'f64'): number {
+  probe ??= createSharedMemory(WASM_PAGE_BYTES, KERNEL_HEAP_BASE + WASM_PAGE_BYTES);
+  return gemmKernels(precision, probe).sparseWorkBytes(depth);
 }
 
 export class Mlp {
@@ -259,24 +286,30 @@ export class Mlp {
   /** Capacity in rows of the forward pass (`forward` takes up to this many). */
   readonly capacity: number;
   /** The input rows of the next pass (capacity × inputs); filled by `setRow`. */
-  readonly input: Float64Array;
+  readonly input: Floats;
   /** The labels of the input rows. */
   readonly targets: Uint8Array;
+  readonly precision: Precision;
+  /** Bytes per element of the precision. */
+  private readonly bytes: number;
   private readonly backwardRows: number;
   private readonly products: Products;
   private readonly kernels: GemmKernels;
   private readonly buffer: ArrayBufferLike;
   /** acts[0] is `input`; acts[l] the output of layer l (probabilities for the last). */
-  private readonly acts: Float64Array[];
+  private readonly acts: Floats[];
   /** Ping-pong buffers of the backward pass: dZ of one layer, dA of the one below. */
-  private readonly dZ: Float64Array;
-  private readonly dA: Float64Array;
+  private readonly dZ: Floats;
+  private readonly dA: Floats;
   /** Byte offsets of the scratch, for the kernels. */
   private readonly actAt: number[];
   private readonly transposedAt: number;
   private readonly workAt: number;
   /** Column sums of the finiteness check. */
-  private readonly sums: Float64Array;
+  private readonly sums: Floats;
+  /** In float32, the network's copies of the parameters and of the gradient. */
+  private readonly W32: Float32Array | undefined;
+  private readonly g32: Float32Array | undefined;
   /** Per layer, its batch norm's scratch (undefined: none). */
   private readonly norms: (Norm | undefined)[];
   readonly dropout: number;
@@ -296,18 +329,23 @@ export class Mlp {
     this.capacity = shape.capacity;
     this.backwardRows = shape.backwardRows;
     this.products = shape.products;
-    this.kernels = gemmKernels('f64', arena.memory);
+    this.precision = shape.precision ?? 'f64';
+    this.bytes = ELEMENT_BYTES[this.precision];
+    this.kernels = gemmKernels(this.precision, arena.memory);
     this.buffer = arena.memory.buffer;
-    const [input, ...rest] = scratchLengths(shape, this.kernels.sparseWorkBytes).map((n) => arena.f64(n));
-    const [dZ, dA, transposed, work, sums, stream, ...normScratch] = rest.splice(layers.length);
+    const take = (n: number): Floats => (this.precision === 'f32' ? arena.f32(n) : arena.f64(n));
+    const [input, ...rest] = scratchLengths(shape, this.kernels.sparseWorkBytes).map(take);
+    const [dZ, dA, transposed, work, sums, stream, ...more] = rest.splice(layers.length);
     this.norms = layers.map(({ gamma, outputs }) => {
       if (gamma < 0) return undefined;
-      const [xc, std, running] = normScratch.splice(0, 3);
+      const [xc, std, running] = more.splice(0, 3);
       const variance = running.subarray(outputs);
       return { xcAt: xc.byteOffset, stdAt: std.byteOffset, running: { mean: running.subarray(0, outputs), variance } };
     });
+    const [W32, g32] = more as Float32Array[];
+    [this.W32, this.g32] = this.precision === 'f32' ? [W32, g32] : [undefined, undefined];
     this.dropout = shape.dropout ?? 0;
-    this.stream = new Uint32Array(stream.buffer, stream.byteOffset, 2 * stream.length);
+    this.stream = new Uint32Array(stream.buffer, stream.byteOffset, stream.byteLength / 4);
     this.keepAbove = dropoutThreshold(this.dropout);
     this.input = input;
     this.targets = new Uint8Array(shape.capacity);
@@ -339,7 +377,7 @@ export class Mlp {
   }
 
   /** Layer l's output in the last forward pass (its first rows × outputs), for tests. */
-  output(l: number): Float64Array {
+  output(l: number): Floats {
     return this.acts[l + 1];
   }
 
@@ -353,6 +391,7 @@ export class Mlp {
 
   /** The byte offset of a parameter-sized view over the network's memory. */
   private at(name: string, v: Float64Array): number {
+    if (!(v instanceof Float64Array)) throw new TypeError(`mnist-mlp: ${name} must be a Float64Array`);
     if (v.buffer !== this.buffer)
       throw new TypeError(
         `mnist-mlp: ${name} must be a view over the run's arena memory (context.arena.memory.buffer), as the run loop's workspace is`,
@@ -368,18 +407,32 @@ export class Mlp {
    * a training pass takes at most backwardRows rows).
    */
   forward(W: Float64Array, rows: number, train = false): void {
+    this.forwardAt(this.parameters(W), rows, train);
+  }
+
+  /** The byte offset of the parameters the kernels read: W's own, or in float32 the
+   * network's copy of W, made here. */
+  private parameters(W: Float64Array): number {
+    const w = this.at('W', W);
+    if (!this.W32) return w;
+    this.kernels.demote(this.dim, w, this.W32.byteOffset);
+    return this.W32.byteOffset;
+  }
+
+  /** `forward` with the parameters at byte offset w. */
+  private forwardAt(w: number, rows: number, train: boolean): void {
     if (rows > (train ? this.backwardRows : this.capacity))
       throw new RangeError(`forward pass of ${rows} rows, capacity ${train ? this.backwardRows : this.capacity}`);
     const k = this.kernels;
-    const w = this.at('W', W);
+    const B = this.bytes;
     const relu = this.activation === 'relu';
     const last = this.layers.length - 1;
     for (let l = 0; l <= last; l++) {
       const { inputs, outputs, weights, bias, gamma, beta } = this.layers[l];
       const X = this.actAt[l];
       const Z = this.actAt[l + 1];
-      const Wl = w + FLOAT64_BYTES * weights;
-      const b = w + FLOAT64_BYTES * bias;
+      const Wl = w + B * weights;
+      const b = w + B * bias;
       if (this.products.forward[l]) k.nnSparse(rows, outputs, inputs, X, Wl, Z, false, this.workAt);
       else k.nn(rows, outputs, inputs, X, Wl, Z);
       if (l === last) {
@@ -390,8 +443,8 @@ export class Mlp {
       const norm = this.norms[l];
       if (norm) {
         k.biasAdd(rows, outputs, b, Z);
-        const g = w + FLOAT64_BYTES * gamma;
-        const be = w + FLOAT64_BYTES * beta;
+        const g = w + B * gamma;
+        const be = w + B * beta;
         const { mean, variance } = norm.running;
         if (train)
           k.batchNormTrain(
@@ -440,30 +493,35 @@ export class Mlp {
    */
   lossAndGrad(W: Float64Array, g: Float64Array, rows: number): number {
     if (rows > this.backwardRows) throw new RangeError(`backward pass of ${rows} rows, capacity ${this.backwardRows}`);
-    if (!this.finite(W)) return NaN;
-    this.forward(W, rows, true);
+    const gAt = this.at('g', g);
+    const w = this.parameters(W);
+    if (!this.finite(w)) return NaN;
+    this.forwardAt(w, rows, true);
     const loss = this.lossSum(rows) / rows;
-    this.backward(W, g, rows);
+    if (!this.g32) this.backward(w, gAt, rows);
+    else {
+      this.backward(w, this.g32.byteOffset, rows);
+      this.kernels.promote(this.dim, this.g32.byteOffset, gAt);
+    }
     return loss;
   }
 
-  /** Whether every parameter is finite (see the top of this file). */
-  private finite(W: Float64Array): boolean {
-    const w = this.at('W', W);
+  /** Whether every parameter at byte offset w is finite (see the top of this file). */
+  private finite(w: number): boolean {
     const { sums } = this;
     for (const { inputs, outputs, weights, gamma } of this.layers) {
       const rows = inputs + (gamma >= 0 ? 3 : 1); // [Wₗ; bₗ] or [Wₗ; bₗ; γₗ; βₗ]
-      this.kernels.colSums(rows, outputs, w + FLOAT64_BYTES * weights, sums.byteOffset);
+      this.kernels.colSums(rows, outputs, w + this.bytes * weights, sums.byteOffset);
       for (let j = 0; j < outputs; j++) if (!Number.isFinite(sums[j])) return false;
     }
     return true;
   }
 
-  /** Backprop of the mean loss over the last forward pass's `rows` rows. */
-  private backward(W: Float64Array, g: Float64Array, rows: number): void {
+  /** Backprop of the mean loss over the last forward pass's `rows` rows, with the
+   * parameters at byte offset w and the gradient written at gAt. */
+  private backward(w: number, gAt: number, rows: number): void {
     const k = this.kernels;
-    const w = this.at('W', W);
-    const gAt = this.at('g', g);
+    const B = this.bytes;
     const top = this.layers.length;
     const P = this.acts[top];
     const classes = this.layers[top - 1].outputs;
@@ -477,11 +535,11 @@ export class Mlp {
     for (let l = top - 1; l >= 0; l--) {
       const { inputs, outputs, weights, bias } = this.layers[l];
       const X = this.actAt[l];
-      const Wl = w + FLOAT64_BYTES * weights;
-      const dW = gAt + FLOAT64_BYTES * weights;
+      const Wl = w + B * weights;
+      const dW = gAt + B * weights;
       if (this.products.weightGrad[l]) k.tnSparse(inputs, outputs, rows, X, dZ.byteOffset, dW, false, this.workAt);
       else k.tn(inputs, outputs, rows, X, dZ.byteOffset, dW);
-      k.colSums(rows, outputs, dZ.byteOffset, gAt + FLOAT64_BYTES * bias);
+      k.colSums(rows, outputs, dZ.byteOffset, gAt + B * bias);
       if (l === 0) break; // no gradient with respect to the data
       if (this.products.inputGrad[l]) {
         k.transpose(inputs, outputs, Wl, this.transposedAt);
@@ -499,10 +557,10 @@ export class Mlp {
           inputs,
           dA.byteOffset,
           norm.xcAt,
-          w + FLOAT64_BYTES * below.gamma,
+          w + B * below.gamma,
           norm.stdAt,
-          gAt + FLOAT64_BYTES * below.gamma,
-          gAt + FLOAT64_BYTES * below.beta,
+          gAt + B * below.gamma,
+          gAt + B * below.beta,
           dA.byteOffset,
         );
       }
@@ -512,17 +570,17 @@ export class Mlp {
 }
 
 /** Z ← 1/(1 + e^(−Z)), in place. */
-function sigmoid(Z: Float64Array, count: number): void {
+function sigmoid(Z: Floats, count: number): void {
   for (let i = 0; i < count; i++) Z[i] = 1 / (1 + Math.exp(-Z[i]));
 }
 
 /** dA ← dA ⊙ A(1 − A), in place: the sigmoid's derivative from its output A. */
-function sigmoidGrad(dA: Float64Array, A: Float64Array, count: number): void {
+function sigmoidGrad(dA: Floats, A: Floats, count: number): void {
   for (let i = 0; i < count; i++) dA[i] *= A[i] * (1 - A[i]);
 }
 
 /** Softmax of each row, stable: the row maximum is subtracted before exponentiating. */
-function softmax(Z: Float64Array, rows: number, n: number): void {
+function softmax(Z: Floats, rows: number, n: number): void {
   for (let r = 0; r < rows; r++) {
     const row = r * n;
     let max = -Infinity;
