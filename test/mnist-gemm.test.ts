@@ -28,6 +28,17 @@ import { rng, streamState, type Rng } from '../src/rng.js';
 
 const KERNELS: [string, GemmKernels][] = [['js', jsGemm]];
 
+/** ‖a − b‖∞ / ‖b‖∞ over a span (the difference itself when b is 0 there). */
+function relativeError(a: ArrayLike<number>, b: ArrayLike<number>, start: number, end: number): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = start; i < end; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
 /** A matrix with the given fraction of exact zeros, at `offset` inside a larger array. */
 function matrix(rows: number, cols: number, offset: number, zeros: number, label: string): Float64Array {
   const r = rng(1, label);
@@ -98,17 +109,6 @@ describe('the kernel network equals the plain-JS reference network', () => {
     const width = () => 1 + r.int(r.next() < 0.3 ? 9 : 70);
     const sizes = [width() + 20, ...Array.from({ length: r.int(4) }, width), 2 + r.int(11)];
     return { sizes, rows: 1 + r.int(40) };
-  }
-
-  /** ‖a − b‖∞ / ‖b‖∞ over a span (0 when both are 0). */
-  function relativeError(a: ArrayLike<number>, b: ArrayLike<number>, start: number, end: number): number {
-    let diff = 0;
-    let scale = 0;
-    for (let i = start; i < end; i++) {
-      diff = Math.max(diff, Math.abs(a[i] - b[i]));
-      scale = Math.max(scale, Math.abs(b[i]));
-    }
-    return scale === 0 ? diff : diff / scale;
   }
 
   /**
@@ -289,16 +289,6 @@ describe('the kernel network equals the plain-JS reference network', () => {
  * kernels draw the same stream.
  */
 describe('the float32 network equals the float64 network to float32 precision', () => {
-  function relativeError(a: Float64Array, b: Float64Array, start: number, end: number): number {
-    let diff = 0;
-    let scale = 0;
-    for (let i = start; i < end; i++) {
-      diff = Math.max(diff, Math.abs(a[i] - b[i]));
-      scale = Math.max(scale, Math.abs(b[i]));
-    }
-    return scale === 0 ? diff : diff / scale;
-  }
-
   it.each(Array.from({ length: 12 }, (_, i) => i))(
     'random shape %i: loss, gradient and test pass, relu and sigmoid, batch norm and dropout',
     (i) => {
