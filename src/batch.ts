@@ -19,7 +19,6 @@ import {
   type RunResult,
   type Workspace,
 } from './run.js';
-import type { OptimizerName } from './optimizers/index.js';
 import type { Problem } from './problems/index.js';
 import { RowBuffer, RowEncoder, columnsOf, curveColumns } from './csv.js';
 
@@ -32,10 +31,11 @@ export interface BatchLive extends LiveSink {
 }
 
 /** Bytes of arena a run of this problem needs: its workspace (for the optimizer with
- * the most state) and the problem's scratch. */
-export function runBytes(problem: { name: string; options: object }): number {
+ * the most state) and the problem's scratch; with problem axes, the largest variant's. */
+export function runBytes(problem: { name: string; options: object; variants?: readonly object[] }): number {
   const def = PROBLEMS[problem.name];
-  return arenaBytes(maxMemoryNeeded(def.dim(problem.options))) + (def.scratchBytes?.(problem.options) ?? 0);
+  const bytes = (options: object) => arenaBytes(maxMemoryNeeded(def.dim(options))) + (def.scratchBytes?.(options) ?? 0);
+  return Math.max(...(problem.variants ?? [problem.options]).map(bytes));
 }
 
 /** Runs the batch on `memory` (at least `runBytes` usable bytes); `data` is what
@@ -60,25 +60,28 @@ export function runBatch(request: BatchRequest, data: unknown, memory: KernelMem
           },
         }
       : undefined;
-  const dim = def.dim(options);
+  // With problem axes, each run has its own options (spec.problem): the workspace
+  // block is sized for the largest variant, instances are kept per variant and seed.
+  const variants = plan.problem.variants ?? [options];
   const arena = new Arena(memory);
-  const block = arena.f64(maxMemoryNeeded(dim));
+  const block = arena.f64(Math.max(...variants.map((o) => maxMemoryNeeded(def.dim(o)))));
   const scratch = arena.mark();
-  const workspaces = new Map<OptimizerName, Workspace>();
+  const workspaces = new Map<string, Workspace>();
   // Problem instances, reused while their seed recurs. One that takes scratch from
   // the arena is the only one alive (a new instance takes the scratch over); one
   // that takes none is kept for every seed of the batch (seeds vary fastest).
-  const keepAll = (def.scratchBytes?.(options) ?? 0) === 0;
-  const problems = new Map<number, Problem>();
-  const problemFor = (seed: number): Problem => {
-    let problem = problems.get(seed);
+  const keepAll = variants.every((o) => (def.scratchBytes?.(o) ?? 0) === 0);
+  const problems = new Map<object, Map<number, Problem>>();
+  const problemFor = (seed: number, variant: object): Problem => {
+    let problem = problems.get(variant)?.get(seed);
     if (!problem) {
       if (!keepAll) {
         problems.clear();
         arena.release(scratch);
       }
-      problem = def.create(options, { seed, rng: (label) => rng(seed, label), data, arena });
-      problems.set(seed, problem);
+      problem = def.create(variant, { seed, rng: (label) => rng(seed, label), data, arena });
+      if (!problems.has(variant)) problems.set(variant, new Map());
+      problems.get(variant)!.set(seed, problem);
     }
     return problem;
   };
@@ -89,9 +92,11 @@ export function runBatch(request: BatchRequest, data: unknown, memory: KernelMem
     const started = performance.now();
     let r: RunResult;
     try {
-      let ws = workspaces.get(spec.optimizer);
-      if (!ws) workspaces.set(spec.optimizer, (ws = workspace(block, dim, spec.optimizer, memory)));
-      r = runOne(spec, problemFor(spec.seed), ws, live, curve);
+      const dim = def.dim(spec.problem);
+      const key = plan.problem.variants ? `${spec.optimizer} ${dim}` : spec.optimizer;
+      let ws = workspaces.get(key);
+      if (!ws) workspaces.set(key, (ws = workspace(block, dim, spec.optimizer, memory)));
+      r = runOne(spec, problemFor(spec.seed, spec.problem), ws, live, curve);
     } catch (e) {
       const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       results.dropPoints();

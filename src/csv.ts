@@ -62,6 +62,7 @@ export function columnsOf(plan: Plan): Columns {
       'run_id',
       'optimizer',
       ...plan.columns,
+      ...(plan.problem.axes ?? []).map((a) => a.name),
       ...(plan.random ? ['trial'] : []),
       'seed',
       'steps',
@@ -152,6 +153,9 @@ export class RowEncoder {
       const v = spec.axes[axis as AxisName];
       line += v === undefined ? ',' : `,${num(v)}`;
     }
+    // A problem axis's value as the config gives it: a number, a name, or JSON.
+    for (const v of spec.problemValues)
+      line += `,${typeof v === 'number' ? num(v) : textCell(typeof v === 'string' ? v : JSON.stringify(v))}`;
     if (plan.random) line += spec.trial === undefined ? ',' : `,${spec.trial}`;
     const status = STATUSES[batch.status[k]];
     line += `,${spec.seed},${spec.steps},${textCell(status)},${num(batch.finalLoss[k])},${num(batch.bestLoss[k])},`;

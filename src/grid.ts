@@ -5,10 +5,12 @@
  *
  *   for each optimizer (config order)
  *     for each combination of its grid axes (axis order of AXIS_NAMES, first slowest)
- *       for each trial (random search; only optimizers with a distribution axis)
- *         for each seed
+ *       for each combination of the problem axes (the problem's option order)
+ *         for each trial (random search; only optimizers with a distribution axis)
+ *           for each seed
  *
- * An axis multiplies only the optimizers that use it. A random-search axis is
+ * An axis multiplies only the optimizers that use it; a problem axis (a problem
+ * option given as a list of values) multiplies every optimizer. A random-search axis is
  * sampled per trial from `rng(search_seed, "trial:<t>:<axis>")`, so trial t draws
  * the same value for every optimizer (an optimizer's own distribution adds its name
  * to the label).
@@ -31,9 +33,27 @@ export type Axis =
       readonly label: string;
     };
 
+/** A problem option swept over a list of values (as the config gives them). */
+export interface ProblemAxis {
+  readonly name: string;
+  readonly values: readonly unknown[];
+}
+
+export interface PlanProblem {
+  readonly name: string;
+  /** The resolved options; with problem axes, those of the first variant. */
+  readonly options: object;
+  /** Present only when the config sweeps problem options (so that a plan without
+   * them is the plan it always was, fingerprint included). */
+  readonly axes?: readonly ProblemAxis[];
+  /** The resolved options of every combination of the axes' values, in expansion
+   * order (the last axis fastest). */
+  readonly variants?: readonly object[];
+}
+
 export interface PlanOptimizer {
   readonly name: OptimizerName;
-  /** Only the axes this optimizer uses, in AXIS_NAMES order. */
+  /** Only the axes this optimizer uses, in AXIS_NAMES order (problem axes apart). */
   readonly axes: readonly Axis[];
   /** Whether one of its axes is a distribution (random search). */
   readonly sampled: boolean;
@@ -53,7 +73,7 @@ export type EarlyStopping =
 
 export interface Plan {
   readonly name: string;
-  readonly problem: { readonly name: string; readonly options: object };
+  readonly problem: PlanProblem;
   readonly steps: number;
   readonly seeds: readonly number[];
   /** 1 for a pure grid. */
@@ -78,6 +98,12 @@ export interface RunSpec {
   /** The effective values of the axes that apply to this run (its CSV cells; absent
    * means blank): the optimizer's hyperparameters, and weight decay when swept. */
   readonly axes: Partial<Record<AxisName, number>>;
+  /** The run's resolved problem options: `plan.problem.options` unless the plan
+   * sweeps problem options. */
+  readonly problem: object;
+  /** The run's value of each problem axis, in `plan.problem.axes` order (its CSV
+   * cells); empty without problem axes. */
+  readonly problemValues: readonly unknown[];
   readonly seed: number;
   /** The random-search trial; absent for an optimizer that samples nothing. */
   readonly trial: number | undefined;
@@ -114,6 +140,24 @@ export function gridSize(axes: readonly Axis[]): number {
   return n;
 }
 
+/** Combinations of the problem axes' values: 1 when there are none. */
+export function variantCount(problem: PlanProblem): number {
+  return problem.variants?.length ?? 1;
+}
+
+const NO_VALUES: readonly unknown[] = [];
+
+/** The value of each problem axis in variant `v` (the last axis fastest). */
+export function variantValues(axes: readonly ProblemAxis[], v: number): unknown[] {
+  const values = new Array<unknown>(axes.length);
+  for (let a = axes.length - 1; a >= 0; a--) {
+    const { values: axis } = axes[a];
+    values[a] = axis[v % axis.length];
+    v = Math.floor(v / axis.length);
+  }
+  return values;
+}
+
 /** The optimizer of run `id`. */
 export function optimizerAt(plan: Plan, id: number): PlanOptimizer {
   let k = plan.optimizers.length - 1;
@@ -131,6 +175,9 @@ export function specAt(plan: Plan, id: number): RunSpec {
   rest = Math.floor(rest / plan.seeds.length);
   const trial = rest % opt.trials;
   rest = Math.floor(rest / opt.trials);
+  const variants = variantCount(plan.problem);
+  const variant = rest % variants;
+  rest = Math.floor(rest / variants);
 
   const hyper = defaultHyper(opt.name);
   const axes: Partial<Record<AxisName, number>> = {};
@@ -157,6 +204,8 @@ export function specAt(plan: Plan, id: number): RunSpec {
     hyper,
     weightDecay,
     axes,
+    problem: plan.problem.variants?.[variant] ?? plan.problem.options,
+    problemValues: plan.problem.axes ? variantValues(plan.problem.axes, variant) : NO_VALUES,
     seed,
     trial: opt.sampled ? trial : undefined,
     steps: plan.steps,

@@ -117,10 +117,12 @@ export function bestRuns(plan: Plan, optimizers: readonly OptimizerSummary[]): s
     ],
   ];
   for (const s of optimizers) {
+    const problemSettings = (plan.problem.axes ?? []).map(
+      (a, k) => [a.name, JSON.stringify(s.best?.spec.problemValues[k])] as const,
+    );
     const settings = s.best
-      ? Object.entries(s.best.spec.axes)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(' ') + (plan.seeds.length > 1 ? ` seed=${s.best.spec.seed}` : '')
+      ? [...Object.entries(s.best.spec.axes), ...problemSettings].map(([k, v]) => `${k}=${v}`).join(' ') +
+        (plan.seeds.length > 1 ? ` seed=${s.best.spec.seed}` : '')
       : '';
     rows.push([
       s.optimizer,

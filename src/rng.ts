@@ -33,23 +33,33 @@ function splitmix32(state: number): () => number {
   };
 }
 
+/** One step of sfc32 on its state [a, b, c, d]: the next u32 output. (Uint32Array
+ * stores wrap modulo 2³², as the generator's arithmetic does.) */
+function sfc32(s: Uint32Array): number {
+  const t = (s[0] + s[1] + s[3]) >>> 0; // under 3·2³²: exact before the wrap
+  s[3] = s[3] + 1;
+  s[0] = s[1] ^ (s[1] >>> 9);
+  s[1] = s[2] + (s[2] << 3);
+  s[2] = ((s[2] << 21) | (s[2] >>> 11)) + t;
+  return t;
+}
+
+/**
+ * The generator state [a, b, c, d] that stream `label` of `seed` starts from (after
+ * its warm-up): what `rng` draws from, and what a WebAssembly kernel that draws a
+ * stream itself (the dropout masks) is given, so that its draws are this stream's.
+ */
+export function streamState(seed: number, label: string): Uint32Array {
+  const mix = splitmix32(fnv1a(label, fnv1a(String(seed))));
+  const s = Uint32Array.of(mix(), mix(), mix(), 1);
+  for (let i = 0; i < 12; i++) sfc32(s);
+  return s;
+}
+
 /** A generator for `seed` and stream `label` (e.g. "init", "batches", "trial:3:lr"). */
 export function rng(seed: number, label: string): Rng {
-  const mix = splitmix32(fnv1a(label, fnv1a(String(seed))));
-  let a = mix();
-  let b = mix();
-  let c = mix();
-  let d = 1;
-  const u32 = (): number => {
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return t >>> 0;
-  };
-  for (let i = 0; i < 12; i++) u32();
+  const s = streamState(seed, label);
+  const u32 = (): number => sfc32(s);
   let spare: number | undefined;
   return {
     next: () => u32() / 4294967296,

@@ -246,6 +246,47 @@ const CATALOGUE: Case[] = [
     text: with_({ problem: { name: 'anisotropic-bowl', start: [1, 'a'] } }),
     says: ['problem.start[1]', '"a"'],
   },
+  // mnist-mlp's batch norm and dropout (issue 13).
+  {
+    what: 'dropout 1 (a net that drops everything)',
+    text: with_({ problem: { name: 'mnist-mlp', dropout: 1 } }),
+    says: ['problem.dropout', 'must be < 1', 'got 1'],
+  },
+  {
+    what: 'a negative dropout',
+    text: with_({ problem: { name: 'mnist-mlp', dropout: -0.2 } }),
+    says: ['problem.dropout', 'must be >= 0', 'got -0.2'],
+  },
+  {
+    what: 'dropout as a string',
+    text: with_({ problem: { name: 'mnist-mlp', dropout: '0.2' } }),
+    says: ['problem.dropout', 'must be a number', 'got "0.2"'],
+  },
+  {
+    what: 'dropout on a net without hidden layers',
+    text: with_({ problem: { name: 'mnist-mlp', hidden: [], dropout: 0.5 } }),
+    says: ['problem.dropout', 'without hidden layers', 'got 0.5'],
+  },
+  {
+    what: 'batch_norm as a string',
+    text: with_({ problem: { name: 'mnist-mlp', batch_norm: 'yes' } }),
+    says: ['problem.batch_norm', 'must be true or false', 'got "yes"'],
+  },
+  {
+    what: 'batch_norm on a net without hidden layers',
+    text: with_({ problem: { name: 'mnist-mlp', hidden: [], batch_norm: true } }),
+    says: ['problem.batch_norm', 'without hidden layers', 'got true'],
+  },
+  {
+    what: 'a precision the engine does not have',
+    text: with_({ problem: { name: 'mnist-mlp', precision: 'float16' } }),
+    says: ['problem.precision', 'float64, float32', '"float16"'],
+  },
+  {
+    what: 'a misspelt batch_norm',
+    text: with_({ problem: { name: 'mnist-mlp', batchnorm: true } }),
+    says: ['problem.batchnorm', 'not a known key', 'did you mean "batch_norm"'],
+  },
 ];
 
 describe('the catalogue, through parseConfig', () => {
@@ -444,6 +485,11 @@ describe('through the CLI: exit 2, one line, nothing written', () => {
       '{"name":"bad","problem":{"name":"anisotropic-bowl"},"optimizers":["sgd"],"lr":1e999,"steps":10}',
     );
     await refused([config, '--out', out], [config, 'lr'], outDir);
+  });
+
+  it('batch norm on a net without hidden layers', async () => {
+    const { config, outDir, out } = setup(with_({ problem: { name: 'mnist-mlp', hidden: [], batch_norm: true } }));
+    await refused([config, '--out', out], [config, 'problem.batch_norm', 'got true'], outDir);
   });
 
   it('a contradiction: momentum for sgd', async () => {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { countsByOptimizer, specAt, type Plan, type RunSpec } from '../src/grid.js';
 import { OPTIMIZERS, defaultHyper } from '../src/optimizers/index.js';
+import { mnistMlp } from '../src/problems/mnist-mlp.js';
 
 const CONFIGS = fileURLToPath(new URL('../configs/', import.meta.url));
 
@@ -28,7 +29,7 @@ function counts(plan: Plan): Record<string, number> {
 }
 
 /** What makes a run distinct. */
-const combination = (s: RunSpec): string => JSON.stringify([s.optimizer, s.axes, s.seed, s.trial]);
+const combination = (s: RunSpec): string => JSON.stringify([s.optimizer, s.axes, s.problemValues, s.seed, s.trial]);
 
 const bowl = { name: 'unit', problem: { name: 'anisotropic-bowl' }, steps: 5 };
 
@@ -370,5 +371,170 @@ describe('configs the grid refuses', () => {
     const text = readFileSync(`${CONFIGS}grid.json`, 'utf8');
     expect(() => parseConfig(text, 'grid.json', { maxRuns: 31 })).toThrow(/expands to 32 runs.*--max-runs 32/);
     expect(parseConfig(text, 'grid.json', { maxRuns: 32 }).total).toBe(32);
+  });
+});
+
+describe('problem options as axes', () => {
+  const mnist = (problem: object, rest: object = {}) =>
+    parse({ name: 'unit', problem: { name: 'mnist-mlp', ...problem }, optimizers: ['sgd'], steps: 5, ...rest });
+
+  it("one list is one axis: init [0.01, 'xavier', 'he'] × lr × seeds, the problem axis after lr, before seeds", () => {
+    const plan = mnist({ init: [0.01, 'xavier', 'he'] }, { lr: [0.01, 0.1], seeds: [0, 1] });
+    expect(plan.total).toBe(12);
+    expect(counts(plan)).toEqual({ sgd: 12 });
+    expect(plan.problem.axes).toEqual([{ name: 'init', values: [0.01, 'xavier', 'he'] }]);
+    const specs = expand(plan);
+    expect(specs.map((s) => [s.hyper.lr, (s.problem as { init: unknown }).init, s.seed])).toEqual([
+      [0.01, 0.01, 0],
+      [0.01, 0.01, 1],
+      [0.01, 'xavier', 0],
+      [0.01, 'xavier', 1],
+      [0.01, 'he', 0],
+      [0.01, 'he', 1],
+      [0.1, 0.01, 0],
+      [0.1, 0.01, 1],
+      [0.1, 'xavier', 0],
+      [0.1, 'xavier', 1],
+      [0.1, 'he', 0],
+      [0.1, 'he', 1],
+    ]);
+    expect(specs.map((s) => s.problemValues)).toEqual(specs.map((s) => [(s.problem as { init: unknown }).init]));
+    // Each run's options are resolved in full (defaults included), as a plain plan's are.
+    expect(specs[2].problem).toEqual(mnistMlp.resolve({ init: 'xavier' }));
+    expect(plan.problem.options).toEqual(mnistMlp.resolve({ init: 0.01 }));
+  });
+
+  it('several axes cross in the order the problem declares its options, whatever the order of the keys', () => {
+    const a = mnist({ batch_norm: [false, true], init: [1, 0.1] });
+    const b = mnist({ init: [1, 0.1], batch_norm: [false, true] });
+    expect(a.problem.axes!.map((x) => x.name)).toEqual(['init', 'batch_norm']);
+    expect(a).toEqual(b);
+    expect(expand(a).map((s) => s.problemValues)).toEqual([
+      [1, false],
+      [1, true],
+      [0.1, false],
+      [0.1, true],
+    ]);
+  });
+
+  it('a list option takes a list of lists: hidden [[100], [50, 50]] is an axis, hidden [100, 100] a value', () => {
+    const swept = mnist({ hidden: [[100], [50, 50]] });
+    expect(swept.total).toBe(2);
+    expect(expand(swept).map((s) => (s.problem as { hidden: number[] }).hidden)).toEqual([[100], [50, 50]]);
+    const plain = mnist({ hidden: [100, 100] });
+    expect(plain.total).toBe(1);
+    // No axes: the plan has exactly its former shape (and fingerprint).
+    expect(plain.problem).toEqual({ name: 'mnist-mlp', options: mnistMlp.resolve({ hidden: [100, 100] }) });
+    expect(mnist({ hidden: [] }).problem.axes).toBeUndefined(); // [] is a value: no hidden layers
+    expect(mnist({ hidden: [[]] }).problem.axes).toEqual([{ name: 'hidden', values: [[]] }]);
+    const start = parse({
+      ...bowl,
+      problem: {
+        name: 'anisotropic-bowl',
+        start: [
+          [-7, 2],
+          [3, 1],
+        ],
+      },
+      optimizers: ['sgd'],
+    });
+    expect(expand(start).map((s) => s.problem)).toEqual([{ start: [-7, 2] }, { start: [3, 1] }]);
+  });
+
+  it('multiplies every optimizer, random-search trials included (the problem axis above trials)', () => {
+    const plan = mnist(
+      { dropout: [0, 0.2] },
+      {
+        optimizers: ['sgd', 'momentum'],
+        momentum: [0.5, 0.9],
+        lr: { distribution: 'log-uniform', min: 1e-3, max: 1e-1 },
+        trials: 3,
+      },
+    );
+    expect(counts(plan)).toEqual({ sgd: 6, momentum: 12 });
+    const momentum = expand(plan).filter((s) => s.optimizer === 'momentum');
+    expect(momentum.map((s) => [s.hyper.momentum, s.problemValues[0], s.trial])).toEqual([
+      [0.5, 0, 0],
+      [0.5, 0, 1],
+      [0.5, 0, 2],
+      [0.5, 0.2, 0],
+      [0.5, 0.2, 1],
+      [0.5, 0.2, 2],
+      [0.9, 0, 0],
+      [0.9, 0, 1],
+      [0.9, 0, 2],
+      [0.9, 0.2, 0],
+      [0.9, 0.2, 1],
+      [0.9, 0.2, 2],
+    ]);
+    // Trial t draws the same rate whatever the problem variant.
+    expect(momentum[0].hyper.lr).toBe(momentum[3].hyper.lr);
+    expect(new Set(expand(plan).map(combination)).size).toBe(plan.total);
+  });
+
+  it.each([
+    { why: 'an empty list', problem: { init: [] }, message: /problem\.init must not be empty, got \[\]/ },
+    {
+      why: 'a repeated value',
+      problem: { init: ['he', 0.01, 'he'] },
+      message: /problem\.init\[2\] repeats the value "he"/,
+    },
+    {
+      why: 'a repeated list',
+      problem: { hidden: [[10], [10]] },
+      message: /problem\.hidden\[1\] repeats the value \[10\]/,
+    },
+    { why: 'a value out of range', problem: { dropout: [0, 1] }, message: /problem\.dropout\[1\] must be < 1, got 1/ },
+    {
+      why: 'a type the option does not take',
+      problem: { batch_norm: [false, 'true'] },
+      message: /problem\.batch_norm\[1\]/,
+    },
+    {
+      why: 'a value the problem rejects',
+      problem: { hidden: [[100], [100, 0]] },
+      message: /problem\.hidden\[1\]\[1\] must be >= 1, got 0/,
+    },
+    {
+      why: 'a problem rule a value breaks',
+      problem: { hidden: [], batch_norm: [false, true] },
+      message: /problem\.batch_norm\[1\] must be false for a net without hidden layers/,
+    },
+    {
+      why: 'a combination the problem rejects, named',
+      problem: { hidden: [[], [100]], batch_norm: true },
+      message:
+        /problem\.batch_norm must be false for a net without hidden layers \(hidden: \[\]\), got true \(with hidden = \[\]\)/,
+    },
+    {
+      why: 'an axis that would change the columns',
+      problem: { train_samples: 500, validation: [0, 0.2] },
+      message: /problem\.validation cannot be swept here: its values give the runs different result or curve columns/,
+    },
+    {
+      why: 'a wrong type, with the list form in the message',
+      problem: { dropout: 'x' },
+      message: /problem\.dropout must be a number, or a non-empty list of such values \(an axis\), got "x"/,
+    },
+  ])('refuses $why in one line', ({ problem, message }) => {
+    expect(() => mnist(problem)).toThrow(message);
+    try {
+      mnist(problem);
+    } catch (e) {
+      expect((e as Error).message).toMatch(/^test\.json: /);
+      expect((e as Error).message).not.toMatch(/\n/);
+    }
+  });
+
+  it('refuses more variants than the limit, before resolving them', () => {
+    const many = Array.from({ length: 101 }, (_, i) => i + 1);
+    const text = { problem: { name: 'quadratic', dim: many, condition: many }, optimizers: ['sgd'] };
+    expect(() => parse({ ...bowl, ...text })).toThrow(/10201 variants of the problem, more than the limit of 10000/);
+  });
+
+  it('refuses an axis whose values change the curve columns (rosenbrock dim), takes one that does not', () => {
+    const rosenbrock = (dim: number[]) => parse({ ...bowl, problem: { name: 'rosenbrock', dim }, optimizers: ['sgd'] });
+    expect(() => rosenbrock([2, 5])).toThrow(/problem\.dim cannot be swept here/);
+    expect(rosenbrock([20, 30]).total).toBe(2);
   });
 });

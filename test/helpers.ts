@@ -35,6 +35,8 @@ export function spec(
     hyper: { ...defaultHyper(optimizer), ...overrides },
     weightDecay,
     axes: {},
+    problem: {},
+    problemValues: [],
     seed: 0,
     trial: 0,
     steps,

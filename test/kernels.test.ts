@@ -13,6 +13,7 @@ import {
   KERNEL_HEAP_BASE,
   WASM_PAGE_BYTES,
   createSharedMemory,
+  dropoutThreshold,
   gemmKernels,
   optimizerKernel,
   type KernelMemory,
@@ -20,7 +21,7 @@ import {
 } from '../src/kernels/index.js';
 import { OPTIMIZERS, OPTIMIZER_NAMES, defaultHyper, type Hyper, type OptState } from '../src/optimizers/index.js';
 import { ROOT } from '../src/paths.js';
-import { rng, type Rng } from '../src/rng.js';
+import { rng, streamState, type Rng } from '../src/rng.js';
 
 /** Lengths around the f64x2 width and the kernels' unrolling, plus a long one. */
 const LENGTHS = [0, 1, 2, 3, 4, 5, 7, 8, 9, 33, 127, 1000];
@@ -245,6 +246,16 @@ const TOLERANCE: Record<Precision, number> = { f32: 1e-4, f64: 1e-12 };
 const GUARD = 5;
 const SENTINEL = 12345.5;
 
+/** M × N of the elementwise and per-column kernels: one element, odd sizes around the
+ * vector widths, and a layer of the book's net. */
+const ELEMENTWISE_SHAPES: [number, number][] = [
+  [1, 1],
+  [3, 7],
+  [128, 100],
+  [5, 10],
+  [2, 33],
+];
+
 // Odd sizes around the tile shapes (f32 tiles are 4 × 8, f64 4 × 4; NT groups of 4 or 2).
 const ODD = [1, 2, 3, 4, 5, 7, 8, 9, 13, 33];
 const MLP_SHAPES: [Op, number, number, number][] = [
@@ -333,13 +344,7 @@ describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
     check(op, M, N, K, true),
   );
 
-  it.each([
-    [1, 1],
-    [3, 7],
-    [128, 100],
-    [5, 10],
-    [2, 33],
-  ])('bias, ReLU, ReLU backward and column sums, M=%i N=%i', (M, N) => {
+  it.each(ELEMENTWISE_SHAPES)('bias, ReLU, ReLU backward and column sums, M=%i N=%i', (M, N) => {
     const r = rng(M * 100 + N, `helpers-${precision}`);
     heap.reset();
     const b = alloc(N, 1);
@@ -429,6 +434,178 @@ describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
     for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) expected[j * M + i] = A[i * N + j];
     expect(Float64Array.from(B)).toEqual(expected);
     expect([...padded.subarray(0, GUARD), ...padded.subarray(GUARD + M * N)].every((v) => v === SENTINEL)).toBe(true);
+  });
+
+  /**
+   * Batch norm against the book's formulas written out per element, every operation
+   * rounded to the precision (for float32 that is exact emulation: a double result
+   * rounded to float32 is the correctly rounded float32 one for +, −, ×, ÷ and √).
+   */
+  it.each(ELEMENTWISE_SHAPES)(
+    'batch norm (training, test and backward), bit for bit the per-element formulas, M=%i N=%i',
+    (M, N) => {
+      const r = rng(M * 100 + N, `batch-norm-${precision}`);
+      heap.reset();
+      const [Y, xc, dY] = [alloc(M * N + GUARD), alloc(M * N + GUARD, 1), alloc(M * N + GUARD, 2)];
+      const [gamma, beta, std, mean, variance, dgamma, dbeta] = [1, 2, 3, 0, 1, 2, 3].map((skew) =>
+        alloc(N + GUARD, skew),
+      );
+      fill(Y, r);
+      for (let i = 0; i < M * N; i++) Y[i] = 3 * Y[i] + 2; // off-centre, not unit variance
+      fill(gamma, r);
+      fill(beta, r);
+      fill(dY, r);
+      for (let j = 0; j < N; j++) [mean[j], variance[j]] = [r.normal(), 1 + r.next()];
+      for (const a of [Y, xc, dY, gamma, beta, std, mean, variance, dgamma, dbeta]) a.fill(SENTINEL, a.length - GUARD);
+      const untouched = (a: Float32Array | Float64Array) => a.subarray(a.length - GUARD).every((v) => v === SENTINEL);
+      const [Y0, mean0, variance0] = [Y.slice(), mean.slice(), variance.slice()];
+      const [m, eps] = [round(0.9), round(1e-6)];
+      const m1 = round(1 - m);
+
+      // Training, with ReLU and without.
+      for (const relu of [false, true]) {
+        Y.set(Y0);
+        mean.set(mean0);
+        variance.set(variance0);
+        kernels.batchNormTrain(
+          M,
+          N,
+          Y.byteOffset,
+          gamma.byteOffset,
+          beta.byteOffset,
+          xc.byteOffset,
+          std.byteOffset,
+          mean.byteOffset,
+          variance.byteOffset,
+          0.9,
+          1e-6,
+          relu,
+        );
+        for (let j = 0; j < N; j++) {
+          let sum = 0;
+          for (let i = 0; i < M; i++) sum = round(sum + Y0[i * N + j]);
+          const mu = round(sum / M);
+          let squares = 0;
+          for (let i = 0; i < M; i++) {
+            const d = round(Y0[i * N + j] - mu);
+            expect(xc[i * N + j]).toBe(d);
+            squares = round(squares + round(d * d));
+          }
+          const v = round(squares / M);
+          const s = round(Math.sqrt(round(v + eps)));
+          expect(std[j]).toBe(s);
+          for (let i = 0; i < M; i++) {
+            const out = round(round(gamma[j] * round(xc[i * N + j] / s)) + beta[j]);
+            expect(Object.is(Y[i * N + j], relu && !(out > 0) ? 0 : out), `Y[${i}, ${j}]`).toBe(true);
+          }
+          expect(mean[j]).toBe(round(round(m * mean0[j]) + round(m1 * mu)));
+          expect(variance[j]).toBe(round(round(m * variance0[j]) + round(m1 * v)));
+        }
+      }
+      expect([Y, xc, std, mean, variance].every(untouched)).toBe(true);
+
+      // The test pass, on the running averages.
+      Y.set(Y0);
+      kernels.batchNormTest(
+        M,
+        N,
+        Y.byteOffset,
+        gamma.byteOffset,
+        beta.byteOffset,
+        mean.byteOffset,
+        variance.byteOffset,
+        1e-6,
+        false,
+      );
+      for (let i = 0; i < M; i++)
+        for (let j = 0; j < N; j++) {
+          const s = round(Math.sqrt(round(variance[j] + eps)));
+          const out = round(round(gamma[j] * round(round(Y0[i * N + j] - mean[j]) / s)) + beta[j]);
+          expect(Y[i * N + j]).toBe(out);
+        }
+
+      // Backward, into another array and in place.
+      const two = round(2 / M);
+      const expected = new Float64Array(M * N);
+      const [dg, db] = [new Float64Array(N), new Float64Array(N)];
+      for (let j = 0; j < N; j++) {
+        const s = std[j];
+        const ss = round(s * s);
+        let [sdy, sdg, sds] = [0, 0, 0];
+        for (let i = 0; i < M; i++) {
+          const [dy, x] = [dY[i * N + j], xc[i * N + j]];
+          sdy = round(sdy + dy);
+          sdg = round(sdg + round(round(x / s) * dy));
+          sds = round(sds + round(round(round(gamma[j] * dy) * x) / ss));
+        }
+        [dg[j], db[j]] = [sdg, sdy];
+        const dvar = round(round(0.5 * -sds) / s);
+        let dmu = 0;
+        for (let i = 0; i < M; i++) {
+          const [dy, x] = [dY[i * N + j], xc[i * N + j]];
+          const dxc = round(round(round(gamma[j] * dy) / s) + round(round(two * x) * dvar));
+          expected[i * N + j] = dxc;
+          dmu = round(dmu + dxc);
+        }
+        for (let i = 0; i < M; i++) expected[i * N + j] = round(expected[i * N + j] - round(dmu / M));
+      }
+      const dX = alloc(M * N + GUARD, 3).fill(SENTINEL);
+      const args = [xc.byteOffset, gamma.byteOffset, std.byteOffset, dgamma.byteOffset, dbeta.byteOffset] as const;
+      kernels.batchNormBackward(M, N, dY.byteOffset, ...args, dX.byteOffset);
+      expect(firstBitDifference(Float64Array.from(dX.subarray(0, M * N)), expected)).toBe(-1);
+      expect(firstBitDifference(Float64Array.from(dgamma.subarray(0, N)), dg)).toBe(-1);
+      expect(firstBitDifference(Float64Array.from(dbeta.subarray(0, N)), db)).toBe(-1);
+      expect([dX, dgamma, dbeta].every(untouched)).toBe(true);
+      kernels.batchNormBackward(M, N, dY.byteOffset, ...args, dY.byteOffset);
+      expect(firstBitDifference(Float64Array.from(dY.subarray(0, M * N)), expected)).toBe(-1);
+      expect(untouched(dY)).toBe(true);
+    },
+  );
+
+  it.each([0, 0.2, 0.5, 0.9])(
+    "dropout %f draws the JS stream's next() > ratio, state carried across calls",
+    (ratio) => {
+      heap.reset();
+      const n = 1003;
+      const state = new Uint32Array(memory.buffer, alloc(4).byteOffset, 4);
+      state.set(streamState(5, 'dropout'));
+      const Y = alloc(n + GUARD, 1);
+      fill(Y, rng(9, `dropout-${precision}`));
+      Y.fill(SENTINEL, n);
+      const Y0 = Y.slice();
+      // Two calls, 400 then 603 draws: the second continues where the first stopped.
+      kernels.dropout(400, Y.byteOffset, state.byteOffset, dropoutThreshold(ratio));
+      kernels.dropout(n - 400, Y.byteOffset + 400 * Y.BYTES_PER_ELEMENT, state.byteOffset, dropoutThreshold(ratio));
+      const stream = rng(5, 'dropout');
+      const kept = Array.from({ length: n }, () => stream.next() > ratio);
+      for (let i = 0; i < n; i++) expect(Object.is(Y[i], Y0[i] * (kept[i] ? 1 : 0)), `Y[${i}]`).toBe(true);
+      expect([...Y.subarray(n)].every((v) => v === SENTINEL)).toBe(true);
+      const dropped = kept.filter((k) => !k).length / n;
+      expect(Math.abs(dropped - ratio)).toBeLessThan(0.05);
+      // scale, dropout's test pass.
+      Y.set(Y0);
+      kernels.scale(n, 1 - ratio, Y.byteOffset);
+      expect([...Y.subarray(0, n)]).toEqual([...Y0.subarray(0, n)].map((y) => round(round(1 - ratio) * y)));
+      expect([...Y.subarray(n)].every((v) => v === SENTINEL)).toBe(true);
+    },
+  );
+
+  it('demote rounds float64 to the nearest float32 (Math.fround), promote widens it back exactly', () => {
+    heap.reset();
+    const n = 1003;
+    const r = rng(4, `demote-${precision}`);
+    const wide = heap.f64(n + GUARD, 8);
+    for (let i = 0; i < n; i++) wide[i] = r.normal() * 10 ** (r.int(80) - 40);
+    wide.set([NaN, Infinity, -Infinity, -0, 1e39, -1e39, 1e-46, 3.4028235677973366e38]);
+    const narrow = new Float32Array(memory.buffer, heap.f64(n).byteOffset, n + GUARD);
+    narrow.fill(SENTINEL);
+    kernels.demote(n, wide.byteOffset, narrow.byteOffset);
+    for (let i = 0; i < n; i++) expect(Object.is(narrow[i], Math.fround(wide[i])), `element ${i}`).toBe(true);
+    expect([...narrow.subarray(n)].every((v) => v === SENTINEL)).toBe(true);
+    const back = heap.f64(n + GUARD, 8).fill(SENTINEL);
+    kernels.promote(n, narrow.byteOffset, back.byteOffset);
+    for (let i = 0; i < n; i++) expect(Object.is(back[i], narrow[i]), `element ${i}`).toBe(true);
+    expect([...back.subarray(n)].every((v) => v === SENTINEL)).toBe(true);
   });
 
   it('rejects pointers below the heap base or misaligned', () => {

@@ -105,6 +105,16 @@ describe('options', () => {
     [{ validation: -0.1 }, 'problem.validation'],
     [{ train_samples: 10, validation: 0.05 }, 'problem.validation'], // holds out no sample
     [{ hiden: [10] }, 'problem.hiden'],
+    [{ dropout: 1 }, 'problem.dropout'],
+    [{ dropout: -0.1 }, 'problem.dropout'],
+    [{ dropout: '0.2' }, 'problem.dropout'],
+    [{ dropout: NaN }, 'problem.dropout'],
+    [{ dropout: 0.2, hidden: [] }, 'problem.dropout'],
+    [{ batch_norm: 'yes' }, 'problem.batch_norm'],
+    [{ batch_norm: 1 }, 'problem.batch_norm'],
+    [{ batch_norm: true, hidden: [] }, 'problem.batch_norm'],
+    [{ precision: 'float16' }, 'problem.precision'],
+    [{ precision: 32 }, 'problem.precision'],
   ])('rejects %j at %s', (options, field) => {
     expect(() => mnistMlp.resolve(options)).toThrow(OptionError);
     try {
@@ -112,6 +122,17 @@ describe('options', () => {
     } catch (e) {
       expect((e as OptionError).field).toBe(field);
     }
+  });
+
+  it('keeps batch_norm and dropout out of the options unless they are set (older plans stay the same)', () => {
+    expect(mnistMlp.resolve({ batch_norm: false, dropout: 0, precision: 'float64' })).toEqual(mnistMlp.resolve({}));
+    expect(mnistMlp.resolve({})).not.toHaveProperty('precision');
+    expect(mnistMlp.resolve({ precision: 'float32' })).toMatchObject({ precision: 'float32' });
+    expect(mnistMlp.resolve({})).not.toHaveProperty('batch_norm');
+    expect(mnistMlp.resolve({})).not.toHaveProperty('dropout');
+    expect(mnistMlp.resolve({ batch_norm: true, dropout: 0.2 })).toMatchObject({ batch_norm: true, dropout: 0.2 });
+    // 109,810 + γ and β of the four hidden layers.
+    expect(mnistMlp.dim(mnistMlp.resolve({ batch_norm: true }))).toBe(109_810 + 4 * 2 * 100);
   });
 
   it('reaches configs through the schema and the loader', () => {
@@ -127,6 +148,24 @@ describe('options', () => {
       /problem\.validation/,
     );
     expect(() => parseConfig(config({ activation: 'tanh' }), 'c.json')).toThrow(ConfigError);
+    const extended = parseConfig(config({ hidden: [100, 100], batch_norm: true, dropout: 0.2 }), 'c.json');
+    expect(extended.problem.options).toMatchObject({ batch_norm: true, dropout: 0.2 });
+    for (const [problem, says] of [
+      [{ dropout: 1 }, 'c.json: problem.dropout must be < 1, got 1'],
+      [
+        { dropout: 'x' },
+        'c.json: problem.dropout must be a number, or a non-empty list of such values (an axis), got "x"',
+      ],
+      [
+        { batch_norm: 'true' },
+        'c.json: problem.batch_norm must be true or false, or a non-empty list of such values (an axis), got "true"',
+      ],
+      [
+        { batch_norm: true, hidden: [] },
+        'c.json: problem.batch_norm must be false for a net without hidden layers (hidden: []), got true',
+      ],
+    ] as const)
+      expect(() => parseConfig(config(problem), 'c.json')).toThrow(says);
   });
 });
 
@@ -140,6 +179,29 @@ describe('parameters', () => {
       [3925, 3945],
       [3949, 3989],
     ]);
+  });
+
+  it('with batch norm, puts γ and β after each hidden bias, γ = 1 and β = 0, and decays the weights only', () => {
+    const p = create({ hidden: [5, 4], batch_norm: true });
+    // 784×5 | 5 | γ 5 | β 5 | 5×4 | 4 | γ 4 | β 4 | 4×10 | 10
+    expect(p.dim).toBe(3999 + 2 * 5 + 2 * 4);
+    expect(p.decayed).toEqual([
+      [0, 3920],
+      [3935, 3955],
+      [3967, 4007],
+    ]);
+    const W = new Float64Array(p.dim);
+    p.init(W);
+    const span = (from: number, to: number) => Array.from(W.subarray(from, to));
+    expect(span(3920, 3925)).toEqual([0, 0, 0, 0, 0]); // b₁
+    expect(span(3925, 3930)).toEqual([1, 1, 1, 1, 1]); // γ₁
+    expect(span(3930, 3935)).toEqual([0, 0, 0, 0, 0]); // β₁
+    expect(span(3959, 3963)).toEqual([1, 1, 1, 1]); // γ₂
+    expect(span(3963, 3967)).toEqual([0, 0, 0, 0]); // β₂
+    // The weights are those of the same seed without batch norm.
+    const plain = new Float64Array(3999);
+    create({ hidden: [5, 4] }).init(plain);
+    expect(span(0, 3920)).toEqual(Array.from(plain.subarray(0, 3920)));
   });
 
   it('initializes from the seed: He or Xavier normal weights, zero biases', () => {
@@ -181,51 +243,67 @@ describe('gradient', () => {
   const LAMBDA = 0.1;
   const H = 1e-5;
 
+  /** The streams are rewound before every evaluation, so that each sees the same
+   * dropout masks: the loss is then a function of W alone. */
   function onFixedBatch(p: MnistMlp, start: Float64Array, samples: number[]): Problem {
     return {
       dim: p.dim,
       decayed: p.decayed,
       init: (W) => W.set(start),
-      lossAndGrad: (W, g) => p.lossAndGradOn(W, g, samples),
+      lossAndGrad: (W, g) => {
+        p.rewind();
+        return p.lossAndGradOn(W, g, samples);
+      },
       finish: () => [],
     };
   }
 
-  it.each(['relu', 'sigmoid'])(
-    'matches central differences for every parameter, %s, with weight decay',
-    (activation) => {
-      const p = create({ hidden: [5, 4], batch_size: 3, activation }, 11);
-      const r = rng(11, 'gradient-check');
-      // A generic point, nonzero biases too.
-      const W0 = new Float64Array(p.dim);
-      for (let i = 0; i < p.dim; i++) W0[i] = 0.05 * r.normal();
-      const samples = [17, 4242, 7999];
-      const { result, ws } = run('sgd', 0, p, onFixedBatch(p, W0, samples), LAMBDA);
-      const g = ws.g.slice();
-      const lossAt = (W: Float64Array) => run('sgd', 0, p, onFixedBatch(p, W, samples), LAMBDA).result.finalLoss;
-      expect(result.finalLoss).toBeCloseTo(lossAt(W0), 14);
+  it.each([
+    ['relu', {}],
+    ['sigmoid', {}],
+    ['relu', { batch_norm: true }],
+    ['sigmoid', { batch_norm: true }],
+    ['relu', { dropout: 0.3 }],
+    ['sigmoid', { dropout: 0.3 }],
+    ['relu', { batch_norm: true, dropout: 0.3 }],
+  ])('matches central differences for every parameter, %s %j, with weight decay', (activation, extension) => {
+    const p = create({ hidden: [5, 4], batch_size: 3, activation, ...extension }, 11);
+    const r = rng(11, 'gradient-check');
+    // A generic point, nonzero biases too; γ around 1, as it starts.
+    const W0 = new Float64Array(p.dim);
+    for (let i = 0; i < p.dim; i++) W0[i] = 0.05 * r.normal();
+    for (const { gamma, outputs } of p.net.layers) if (gamma >= 0) for (let j = 0; j < outputs; j++) W0[gamma + j] += 1;
+    const samples = [17, 4242, 7999];
+    const { result, ws } = run('sgd', 0, p, onFixedBatch(p, W0, samples), LAMBDA);
+    const g = ws.g.slice();
+    const lossAt = (W: Float64Array) => run('sgd', 0, p, onFixedBatch(p, W, samples), LAMBDA).result.finalLoss;
+    expect(result.finalLoss).toBeCloseTo(lossAt(W0), 14);
 
-      const W = W0.slice();
-      let worst = 0;
-      for (let i = 0; i < p.dim; i++) {
-        W[i] = W0[i] + H;
-        const up = lossAt(W);
-        W[i] = W0[i] - H;
-        const down = lossAt(W);
-        W[i] = W0[i];
-        const numeric = (up - down) / (2 * H);
-        // Backprop omits the log guard δ = 1e-7 (as the book does): per sample a
-        // relative difference of δ/P, about 1e-6 at this point (small weights, no
-        // confident predictions), so 1e-5 relative; 1e-8 absolute covers rounding.
-        const err = Math.abs(g[i] - numeric) / (1e-5 * Math.abs(numeric) + 1e-8);
-        worst = Math.max(worst, err);
-        if (err > 1) expect.fail(`parameter ${i}: backprop ${g[i]}, central difference ${numeric}`);
+    const W = W0.slice();
+    let worst = 0;
+    for (let i = 0; i < p.dim; i++) {
+      W[i] = W0[i] + H;
+      const up = lossAt(W);
+      W[i] = W0[i] - H;
+      const down = lossAt(W);
+      W[i] = W0[i];
+      const numeric = (up - down) / (2 * H);
+      // Backprop omits the log guard δ = 1e-7 (as the book does): per sample a
+      // relative difference of δ/P, about 1e-6 at this point (small weights, no
+      // confident predictions), so 1e-5 relative; 1e-8 absolute covers rounding.
+      const err = Math.abs(g[i] - numeric) / (1e-5 * Math.abs(numeric) + 1e-8);
+      worst = Math.max(worst, err);
+      if (err > 1) expect.fail(`parameter ${i}: backprop ${g[i]}, central difference ${numeric}`);
+    }
+    expect(worst).toBeLessThanOrEqual(1);
+    // The check saw real gradients, decay included, not zeros; γ and β too.
+    expect(g.filter((v) => Math.abs(v) > 1e-4).length).toBeGreaterThan(p.dim / 4);
+    for (const { gamma, beta, outputs } of p.net.layers)
+      if (gamma >= 0) {
+        expect(g.subarray(gamma, gamma + outputs).some((v) => Math.abs(v) > 1e-4)).toBe(true);
+        expect(g.subarray(beta, beta + outputs).some((v) => Math.abs(v) > 1e-4)).toBe(true);
       }
-      expect(worst).toBeLessThanOrEqual(1);
-      // The check saw real gradients, decay included, not zeros.
-      expect(g.filter((v) => Math.abs(v) > 1e-4).length).toBeGreaterThan(p.dim / 4);
-    },
-  );
+  });
 
   it.each([NaN, Infinity, -Infinity])('is NaN at a %s parameter anywhere, even one only zero pixels reach', (bad) => {
     const p = create({ hidden: [5, 4] });
@@ -267,6 +345,11 @@ describe('memory', () => {
     { hidden: [7, 3], activation: 'sigmoid' },
     { hidden: [100, 100, 100, 100, 100, 100], batch_size: 100, train_samples: 500, validation: 0.2 },
     { hidden: [9], batch_size: 300 }, // a minibatch larger than the evaluation chunk
+    { batch_norm: true },
+    { hidden: [7, 3], activation: 'sigmoid', batch_norm: true, dropout: 0.5, batch_size: 300 },
+    { hidden: [5], dropout: 0.2 },
+    { precision: 'float32' },
+    { hidden: [7, 3], batch_norm: true, dropout: 0.5, precision: 'float32', batch_size: 300 },
   ])("takes exactly runBytes of the run's arena, workspace and scratch: %j", (options) => {
     const p = create(options);
     const { arena } = arenas.get(p)!;
@@ -288,6 +371,133 @@ describe('memory', () => {
     expect(() => p.lossAndGrad(elsewhere, g, 0)).toThrow(/arena/);
     expect(() => p.lossAndGrad(W, new Float64Array(p.dim), 0)).toThrow(/g must be a view/);
     expect(() => p.finish(W.slice())).toThrow(/arena/);
+  });
+});
+
+describe("batch norm and dropout (the book's MultiLayerNetExtend)", () => {
+  /** `rows` training positions, spread over the split. */
+  const positions = (rows: number) => Array.from({ length: rows }, (_, i) => (i * 397) % TRAIN_SAMPLES);
+  /** The test pass's mean loss over the rows of the last pass. */
+  const testLoss = (p: MnistMlp, W: Float64Array, rows: number) => {
+    p.net.forward(W, rows);
+    return p.net.lossSum(rows) / rows;
+  };
+
+  it('batch norm: a training pass normalises by the batch and moves the running averages a tenth of the way; the test pass uses them', () => {
+    const rows = 20;
+    const units = 6;
+    const p = create({ hidden: [units], activation: 'sigmoid', batch_norm: true, batch_size: rows }, 3);
+    const { W, g } = vectors(p);
+    p.init(W);
+    for (let j = 0; j < units; j++) W[IMAGE_SIZE * units + j] = 0.1 * (j + 1); // biases b₁, not zero
+    const samples = positions(rows);
+    // The first layer's affine outputs Z = X·W₁ + b₁, column by column, here.
+    const mu = new Array<number>(units).fill(0);
+    const sq = new Array<number>(units).fill(0);
+    const Z = samples.map((s) =>
+      Array.from({ length: units }, (_, j) => {
+        let z = W[IMAGE_SIZE * units + j];
+        for (let k = 0; k < IMAGE_SIZE; k++) z += p.images[s * IMAGE_SIZE + k] * W[k * units + j];
+        return z;
+      }),
+    );
+    for (const z of Z) z.forEach((v, j) => (mu[j] += v / rows));
+    for (const z of Z) z.forEach((v, j) => (sq[j] += (v - mu[j]) ** 2 / rows));
+
+    p.rewind();
+    const trainLoss = p.lossAndGradOn(W, g, samples);
+    const { mean, variance } = p.net.running(0);
+    for (let j = 0; j < units; j++) {
+      expect(mean[j]).toBeCloseTo(0.1 * mu[j], 12);
+      expect(variance[j] / (0.1 * sq[j])).toBeCloseTo(1, 10);
+    }
+    // The training pass's outputs are sigmoid(γ·x̂ + β) with γ = 1, β = 0: the logits
+    // x̂ have mean 0 and variance σ²/(σ² + ε) in every unit.
+    const out = p.net.output(0);
+    for (let j = 0; j < units; j++) {
+      const xhat = samples.map((_, r) => Math.log(out[r * units + j] / (1 - out[r * units + j])));
+      expect(xhat.reduce((a, x) => a + x, 0) / rows).toBeCloseTo(0, 9);
+      expect(xhat.reduce((a, x) => a + x * x, 0) / rows).toBeCloseTo(sq[j] / (sq[j] + 1e-6), 9);
+    }
+    // The test pass on running averages a tenth grown is far from the training pass…
+    expect(Math.abs(testLoss(p, W, rows) - trainLoss)).toBeGreaterThan(0.1);
+    // …and after 300 training passes on the same batch (0.9³⁰⁰ ≈ 2e-14) it is the same.
+    for (let t = 0; t < 300; t++) p.lossAndGradOn(W, g, samples);
+    for (let j = 0; j < units; j++) expect(mean[j]).toBeCloseTo(mu[j], 12);
+    expect(testLoss(p, W, rows) / trainLoss).toBeCloseTo(1, 9);
+    // init starts the averages over.
+    p.init(W);
+    expect([...mean, ...variance].every((v) => v === 0)).toBe(true);
+  });
+
+  it("dropout: a training pass zeroes the outputs whose draw of rng(seed, 'dropout') is <= the ratio; the test pass scales by 1 - ratio", () => {
+    const rows = 50;
+    const hidden = [200, 100];
+    const ratio = 0.3;
+    const p = create({ hidden, activation: 'sigmoid', dropout: ratio, batch_size: rows }, 4);
+    const q = create({ hidden, activation: 'sigmoid', batch_size: rows }, 4); // no dropout
+    const { W, g } = vectors(p);
+    const { W: Wq, g: gq } = vectors(q);
+    p.init(W);
+    q.init(Wq);
+    expect(Wq).toEqual(W);
+    const samples = positions(rows);
+    p.lossAndGradOn(W, g, samples);
+    q.lossAndGradOn(Wq, gq, samples);
+    // Sigmoid outputs are never exactly 0: the zeros are the dropped ones, drawn in
+    // order, layer by layer, row-major.
+    const stream = rng(4, 'dropout');
+    for (const [l, width] of hidden.entries()) {
+      const out = p.net.output(l).subarray(0, rows * width);
+      const kept = Array.from(out, () => stream.next() > ratio);
+      expect(Array.from(out, (v) => v !== 0)).toEqual(kept);
+      expect(Math.abs(kept.filter((k) => !k).length / out.length - ratio)).toBeLessThan(0.02);
+      // The first layer's kept outputs are those of the net without dropout.
+      if (l === 0) out.forEach((v, i) => v !== 0 && expect(v).toBe(q.net.output(0)[i]));
+    }
+    // The test pass drops nothing and scales: the first layer's outputs by exactly 1 − r.
+    p.net.forward(W, rows);
+    q.net.forward(Wq, rows);
+    const scaled = Array.from(q.net.output(0).subarray(0, rows * hidden[0]), (v) => v * (1 - ratio));
+    expect(Array.from(p.net.output(0).subarray(0, rows * hidden[0]))).toEqual(scaled);
+  });
+
+  it('dropout masks are a function of the seed: the same runs repeat, init rewinds them, another seed differs', () => {
+    const options = { hidden: [30, 20], dropout: 0.5, batch_size: 16 };
+    const losses = (p: MnistMlp, steps: number) => {
+      const { W, g } = vectors(p);
+      p.init(W);
+      return Array.from({ length: steps }, (_, step) => p.lossAndGrad(W, g, step));
+    };
+    const a = create(options, 9);
+    const first = losses(a, 4);
+    expect(losses(a, 4)).toEqual(first); // init rewound the batches and the masks
+    expect(losses(create(options, 9), 4)).toEqual(first);
+    const other = losses(create(options, 10), 4);
+    expect(other).not.toEqual(first);
+    // The same W and batch with other masks: another loss (the masks do depend on the seed).
+    const b = create(options, 9);
+    const { W, g } = vectors(b);
+    b.init(W);
+    const samples = positions(16);
+    const once = b.lossAndGradOn(W, g, samples);
+    expect(b.lossAndGradOn(W, g, samples)).not.toBe(once); // the next masks
+    b.rewind();
+    expect(b.lossAndGradOn(W, g, samples)).toBe(once);
+  });
+
+  it.each([NaN, Infinity])('is NaN at a %s γ or β', (bad) => {
+    const p = create({ hidden: [5, 4], batch_norm: true });
+    const { W, g } = vectors(p);
+    p.init(W);
+    for (const { gamma, beta, outputs } of p.net.layers.filter((l) => l.gamma >= 0))
+      for (const i of [gamma, gamma + outputs - 1, beta, beta + outputs - 1]) {
+        const saved = W[i];
+        W[i] = bad;
+        expect(p.lossAndGrad(W, g, 0), `parameter ${i}`).toBeNaN();
+        W[i] = saved;
+      }
+    expect(Number.isFinite(p.lossAndGrad(W, g, 0))).toBe(true);
   });
 });
 
@@ -525,5 +735,48 @@ describe("training (the shape of the book's figure)", () => {
     }
     for (const [, [, , testAcc]] of Object.entries(final)) expect(testAcc).toBeGreaterThan(0.5);
     for (const optimizer of ['momentum', 'adagrad', 'adam']) expect(final[optimizer][0]).toBeLessThan(final.sgd[0]);
+  });
+
+  it('in float32, trains as in float64: the same losses to float32 precision, the same accuracies nearly', () => {
+    for (const extension of [{}, { batch_norm: true, dropout: 0.2 }]) {
+      const options = { hidden: [50, 30], train_samples: 2000, ...extension };
+      const losses: Record<string, number[]> = { float64: [], float32: [] };
+      const results = (['float64', 'float32'] as const).map(
+        (precision) =>
+          run('adam', 200, create({ ...options, precision }, 1), undefined, 0, (_, loss) =>
+            losses[precision].push(loss),
+          ).result,
+      );
+      expect(results.map((r) => r.status)).toEqual(['ok', 'ok']);
+      // The first steps agree to float32 precision; rounding then compounds, so the
+      // runs drift apart slowly and end close, not equal.
+      for (let step = 0; step < 5; step++)
+        expect(Math.abs(losses.float32[step] / losses.float64[step] - 1), `step ${step}`).toBeLessThan(1e-5);
+      const [[, train64, test64], [, train32, test32]] = results.map((r) => r.metrics);
+      expect(test64).toBeGreaterThan(0.8);
+      expect(Math.abs(train32 - train64), JSON.stringify(extension)).toBeLessThan(0.01);
+      expect(Math.abs(test32 - test64), JSON.stringify(extension)).toBeLessThan(0.01);
+    }
+  });
+
+  it('in float32, a weight beyond float32 range ends the run as diverged', () => {
+    const p = create({ hidden: [5], precision: 'float32' });
+    const { W, g } = vectors(p);
+    p.init(W);
+    expect(Number.isFinite(p.lossAndGrad(W, g, 0))).toBe(true);
+    W[100] = 1e39; // finite in float64, Infinity in float32
+    expect(p.lossAndGrad(W, g, 1)).toBeNaN();
+  });
+
+  it('with batch norm, learns from weights of std 0.01, where the plain net stays at chance (batch_norm_test.py)', () => {
+    const options = { hidden: [50, 50, 50, 50, 50], batch_size: 100, train_samples: 1000, init: 0.01 };
+    const plain = run('sgd', 200, create(options)).result;
+    const normed = run('sgd', 200, create({ ...options, batch_norm: true })).result;
+    expect([plain.status, normed.status]).toEqual(['ok', 'ok']);
+    const [, , plainTest] = plain.metrics;
+    const [, normedTrain, normedTest] = normed.metrics;
+    expect(plainTest).toBeLessThan(0.2); // ten classes
+    expect(normedTrain).toBeGreaterThan(0.6);
+    expect(normedTest).toBeGreaterThan(0.6);
   });
 });

@@ -9,11 +9,11 @@ import { parse as parseTolerant, printParseErrorCode, type ParseError } from 'js
 import { MAX_ARENA_BYTES } from '../arena.js';
 import { runBytes } from '../batch.js';
 import { ConfigError, closest, show, showKey } from '../errors.js';
-import type { Axis, AxisName, EarlyStopping, Plan, PlanOptimizer } from '../grid.js';
-import { gridSize } from '../grid.js';
+import type { Axis, AxisName, EarlyStopping, Plan, PlanOptimizer, PlanProblem, ProblemAxis } from '../grid.js';
+import { gridSize, variantValues } from '../grid.js';
 import { OPTIMIZERS, type OptimizerName } from '../optimizers/index.js';
 import { OptionError, PROBLEMS } from '../problems/index.js';
-import { AXIS_NAMES, CONFIG_SCHEMA, WEIGHT_DECAY, type DistributionName } from './schema.js';
+import { AXIS_NAMES, CONFIG_SCHEMA, WEIGHT_DECAY, isListOption, type DistributionName } from './schema.js';
 
 const Ajv = AjvModule.default;
 const validateSchema = new Ajv({ allErrors: false, verbose: true, strict: true, allowUnionTypes: true }).compile(
@@ -64,6 +64,10 @@ export interface LoadOptions {
 }
 
 export const DEFAULT_MAX_RUNS = 10_000_000;
+
+/** The most combinations of problem-axis values a plan may hold: each is a resolved
+ * options object inside the plan, which every batch carries to its worker. */
+export const MAX_PROBLEM_VARIANTS = 10_000;
 
 export async function loadConfig(file: string, options: LoadOptions = {}): Promise<Plan> {
   let text: string;
@@ -129,16 +133,32 @@ const COMPARE: Record<string, string> = {
   exclusiveMaximum: '<',
 };
 
+/**
+ * Whether `e` comes from the branch of a problem option's schema that its value was
+ * not meant for (`problemOptionSchema`: branch 0 one value, branch 1 a list of
+ * values). A list is meant as an axis, unless the option's own value is a list and
+ * this one holds something else than lists (then it is one value, maybe a wrong one).
+ */
+function unmeant(e: ErrorObject, raw: unknown): boolean {
+  const branch = /\/then\/properties\/(\w+)\/anyOf\/([01])(\/|$)/.exec(e.schemaPath);
+  if (!branch) return false;
+  const problem = (raw as { problem: Record<string, unknown> }).problem;
+  const schema = PROBLEMS[problem.name as string].optionsSchema[branch[1]];
+  const value = problem[branch[1]];
+  const axis = Array.isArray(value) && (!isListOption(schema) || (value.length > 0 && value.every(Array.isArray)));
+  return branch[2] === (axis ? '0' : '1');
+}
+
 /** Picks the most telling of ajv's errors and phrases it as one line. */
 function schemaError(file: string, errors: ErrorObject[], raw: unknown): ConfigError {
-  const concrete = errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'if');
+  const concrete = errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'if' && !unmeant(e, raw));
   const depth = (e: ErrorObject) => e.instancePath.split('/').length;
   const deepest = Math.max(...concrete.map(depth));
-  // An object never matches a bare enum: when the value is an object, the object
-  // branch's complaint (an unknown or missing key) is the telling one.
+  // An object or a list never matches a bare enum: when the value is one, its own
+  // branch's complaint (an unknown or missing key, an empty list) is the telling one.
   const isObject = (e: ErrorObject) => {
     const v = valueAt(raw, e.instancePath);
-    return typeof v === 'object' && v !== null && !Array.isArray(v);
+    return typeof v === 'object' && v !== null;
   };
   const candidates = concrete.filter(
     (e) =>
@@ -201,7 +221,7 @@ function schemaError(file: string, errors: ErrorObject[], raw: unknown): ConfigE
     case 'minLength':
       return new ConfigError(file, field, `must not be empty, got ${show(value)}`);
     case 'type':
-      if (inAnyOf) return new ConfigError(file, field, `must be ${describeAnyOf(field)}, got ${show(value)}`);
+      if (inAnyOf) return new ConfigError(file, field, `must be ${describeAnyOf(field, raw)}, got ${show(value)}`);
       return new ConfigError(file, field, `must be ${article(String(err.schema))}, got ${show(value)}`);
     default:
       return new ConfigError(file, field, `${err.message ?? 'is invalid'}, got ${show(value)}`);
@@ -212,9 +232,25 @@ function article(type: string): string {
   return type === 'integer' || type === 'array' || type === 'object' ? `an ${type}` : `a ${type}`;
 }
 
-function describeAnyOf(field: string): string {
+/** What a problem option's own schema admits, in words. */
+function describeOption(schema: Record<string, unknown>): string {
+  if (schema.type === 'boolean') return 'true or false';
+  if (schema.type === 'number' || schema.type === 'integer' || schema.type === 'array')
+    return article(String(schema.type));
+  if (Array.isArray(schema.enum)) return `one of ${schema.enum.join(', ')}`;
+  if (Array.isArray(schema.anyOf)) return (schema.anyOf as Record<string, unknown>[]).map(describeOption).join(' or ');
+  return 'a valid value';
+}
+
+function describeAnyOf(field: string, raw: unknown): string {
   if (field === 'seeds') return 'an integer >= 0 or a non-empty list of them';
   if (/^optimizers\[\d+\]$/.test(field)) return 'an optimizer name or an object {"name": ..., <axis>: ...}';
+  const option = /^problem\.(\w+)$/.exec(field);
+  const problemName = (raw as { problem?: { name?: unknown } }).problem?.name;
+  if (option && typeof problemName === 'string' && Object.hasOwn(PROBLEMS, problemName)) {
+    const schema = PROBLEMS[problemName].optionsSchema[option[1]] as Record<string, unknown> | undefined;
+    if (schema) return `${describeOption(schema)}, or a non-empty list of such values (an axis)`;
+  }
   return 'a number, a non-empty list of numbers, or a distribution {"distribution", "min", "max"}';
 }
 
@@ -236,24 +272,96 @@ function toAxis(name: AxisName, value: AxisValue, field: string, file: string, l
   return { name, kind: 'random', distribution: value.distribution, min: value.min, max: value.max, label };
 }
 
-function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
-  const problemDef = PROBLEMS[raw.problem.name];
-  const { name: _problemName, ...problemOptions } = raw.problem;
-  let options: object;
-  try {
-    options = problemDef.resolve(problemOptions);
-  } catch (e) {
-    if (e instanceof OptionError) throw new ConfigError(file, e.field, `must ${e.rule}, got ${show(e.value)}`);
-    throw e;
+/** The problem options given as lists of values, in the problem's option order (for
+ * an option whose value is itself a list, a list of lists), checked for repeats. */
+function problemAxes(raw: RawConfig, file: string): ProblemAxis[] {
+  const schemas = PROBLEMS[raw.problem.name].optionsSchema;
+  const axes: ProblemAxis[] = [];
+  for (const [name, schema] of Object.entries(schemas)) {
+    const value = raw.problem[name];
+    if (!Array.isArray(value)) continue;
+    // The schema admits a list option's value or a list of such values, never a mix.
+    if (isListOption(schema) && !(value.length > 0 && value.every((v) => Array.isArray(v)))) continue;
+    const seen = new Map<string, number>();
+    value.forEach((v, i) => {
+      const key = JSON.stringify(v);
+      if (seen.has(key))
+        throw new ConfigError(
+          file,
+          `problem.${name}[${i}]`,
+          `repeats the value ${show(v)} (also problem.${name}[${seen.get(key)}]); each run would be run twice`,
+        );
+      seen.set(key, i);
+    });
+    axes.push({ name, values: value });
   }
+  return axes;
+}
 
-  const bytes = runBytes({ name: raw.problem.name, options });
-  if (bytes > MAX_ARENA_BYTES)
+/**
+ * The problem's resolved options, one per combination of the axes' values. A rule
+ * that one value breaks is reported at that value (`problem.hidden[1][0]`); one that
+ * a combination breaks, with the combination.
+ */
+function resolveProblem(raw: RawConfig, file: string, axes: readonly ProblemAxis[], maxRuns: number): PlanProblem {
+  const def = PROBLEMS[raw.problem.name];
+  const { name, ...given } = raw.problem;
+  const count = axes.reduce((n, a) => n * a.values.length, 1);
+  if (count > Math.min(MAX_PROBLEM_VARIANTS, maxRuns))
     throw new ConfigError(
       file,
       'problem',
-      `needs ${(bytes / 2 ** 30).toFixed(1)} GiB of memory per run, more than the ${(MAX_ARENA_BYTES / 2 ** 30) | 0} GiB a run's memory can hold, got ${show(raw.problem)}`,
+      `combines its lists into ${count} variants of the problem, more than the limit of ${Math.min(MAX_PROBLEM_VARIANTS, maxRuns)}: sweep fewer values at once`,
     );
+  const variants: object[] = [];
+  for (let v = 0; v < count; v++) {
+    const values = variantValues(axes, v);
+    const options: Record<string, unknown> = { ...given };
+    axes.forEach((a, k) => (options[a.name] = values[k]));
+    try {
+      variants.push(def.resolve(options));
+    } catch (e) {
+      if (!(e instanceof OptionError)) throw e;
+      const [, option, rest] = /^problem\.(\w+)(.*)$/.exec(e.field) ?? [];
+      const k = axes.findIndex((a) => a.name === option);
+      if (k >= 0) {
+        const field = `problem.${option}[${axes[k].values.indexOf(values[k])}]${rest}`;
+        throw new ConfigError(file, field, `must ${e.rule}, got ${show(e.value)}`);
+      }
+      const where = axes.length ? ` (with ${axes.map((a, j) => `${a.name} = ${show(values[j])}`).join(', ')})` : '';
+      throw new ConfigError(file, e.field, `must ${e.rule}, got ${show(e.value)}${where}`);
+    }
+  }
+  for (const options of variants) {
+    const bytes = runBytes({ name, options });
+    if (bytes > MAX_ARENA_BYTES)
+      throw new ConfigError(
+        file,
+        'problem',
+        `needs ${(bytes / 2 ** 30).toFixed(1)} GiB of memory per run, more than the ${(MAX_ARENA_BYTES / 2 ** 30) | 0} GiB a run's memory can hold, got ${show(raw.problem)}`,
+      );
+  }
+  // Every variant must give the same columns: the CSV has one header.
+  const columnsOf = (options: object) =>
+    JSON.stringify([def.metrics(options), def.rank?.(options), def.trajectory?.(options)]);
+  const first = columnsOf(variants[0]);
+  const odd = variants.findIndex((options) => columnsOf(options) !== first);
+  if (odd >= 0) {
+    const [a, b] = [variantValues(axes, 0), variantValues(axes, odd)];
+    const k = axes.findIndex((_, j) => a[j] !== b[j]);
+    throw new ConfigError(
+      file,
+      `problem.${axes[k].name}`,
+      `cannot be swept here: its values give the runs different result or curve columns (${show(a[k])} against ${show(b[k])}); run them as separate configs, got ${show(axes[k].values)}`,
+    );
+  }
+  if (axes.length === 0) return { name, options: variants[0] };
+  return { name, options: variants[0], axes, variants };
+}
+
+function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
+  const problem = resolveProblem(raw, file, problemAxes(raw, file), maxRuns);
+  const variants = problem.variants?.length ?? 1;
 
   const seeds = raw.seeds === undefined ? [0] : typeof raw.seeds === 'number' ? [raw.seeds] : raw.seeds;
   seeds.forEach((s, i) => {
@@ -311,7 +419,7 @@ function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
       axes.push(a);
     }
     const sampled = axes.some((a) => a.kind === 'random');
-    const count = gridSize(axes) * (sampled ? trials : 1) * seeds.length;
+    const count = gridSize(axes) * variants * (sampled ? trials : 1) * seeds.length;
     const first = total;
     total += count;
     return { name: entry.name, axes, sampled, trials: sampled ? trials : 1, count, first };
@@ -348,7 +456,7 @@ function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
 
   return {
     name: raw.name,
-    problem: { name: raw.problem.name, options },
+    problem,
     steps: raw.steps,
     seeds,
     trials,
@@ -381,7 +489,12 @@ export function planConfig(plan: Plan): Record<string, unknown> {
   });
   return {
     name: plan.name,
-    problem: { name: plan.problem.name, ...plan.problem.options },
+    // Problem axes as lists of their values, as the config gave them.
+    problem: {
+      name: plan.problem.name,
+      ...plan.problem.options,
+      ...Object.fromEntries((plan.problem.axes ?? []).map((a) => [a.name, [...a.values]])),
+    },
     optimizers,
     ...shared,
     steps: plan.steps,

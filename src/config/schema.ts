@@ -109,6 +109,26 @@ const optimizerEntry = {
   ],
 };
 
+/** Whether a problem option's own value is a list (so that an axis of it is a list of lists). */
+export function isListOption(schema: unknown): boolean {
+  return (schema as { type?: unknown }).type === 'array';
+}
+
+/**
+ * A problem option as a config may give it: a value, or a non-empty list of values
+ * (a problem axis, swept like the optimizer axes; for an option that is itself a
+ * list, such as `hidden`, a list of lists). The option's description and default
+ * stay outside, so editors show them.
+ */
+export function problemOptionSchema(option: Record<string, unknown>): Record<string, unknown> {
+  const { description, default: fallback, ...value } = option;
+  return {
+    ...(description !== undefined && { description: `${String(description)}; a list of values sweeps it` }),
+    ...(fallback !== undefined && { default: fallback }),
+    anyOf: [value, { type: 'array', items: value, minItems: 1 }],
+  };
+}
+
 const problem = {
   type: 'object',
   description: `the loss to minimise: ${PROBLEM_NAMES.join(', ')}`,
@@ -119,7 +139,15 @@ const problem = {
     if: { properties: { name: { const: name } }, required: ['name'] },
     then: {
       description: PROBLEMS[name].doc,
-      properties: { name: { const: name }, ...PROBLEMS[name].optionsSchema },
+      properties: {
+        name: { const: name },
+        ...Object.fromEntries(
+          Object.entries(PROBLEMS[name].optionsSchema).map(([key, option]) => [
+            key,
+            problemOptionSchema(option as Record<string, unknown>),
+          ]),
+        ),
+      },
       additionalProperties: false,
     },
   })),

@@ -39,6 +39,18 @@
  *   reluBackward(n, Y, dY, dX)    dX_i ← Y_i > 0 ? dY_i : 0      (Y: the ReLU's output)
  *   colSums(M, N, dY, db, acc)    db_j (+)= Σ_i dY_ij
  *   transpose(M, N, A, B)         B[N×M] ← A[M×N]ᵀ                (B_ji = A_ij)
+ *   batchNormTrain(M, N, Y, γ, β, xc, std, mean, var, m, ε, relu)
+ *                                 per column j over the M rows: μ, σ² of Y's column;
+ *                                 xc = Y − μ; s = √(σ² + ε); Y ← γ·xc/s + β (ReLU'd if
+ *                                 relu); std = s; mean ← m·mean + (1−m)·μ, var likewise
+ *   batchNormTest(M, N, Y, γ, β, mean, var, ε, relu)   Y ← γ·(Y − mean)/√(var + ε) + β
+ *   batchNormBackward(M, N, dY, xc, γ, std, dγ, dβ, dX)  the book's backward pass of
+ *                                 batchNormTrain's affine part (dX may be dY)
+ *   dropout(n, Y, state, threshold)  Y_i ← Y_i·[u_i > threshold], u_i the u32 outputs
+ *                                 of the sfc32 state at `state` (src/rng.ts's generator)
+ *   scale(n, s, Y)                Y_i ← s·Y_i
+ *   demote(n, src, dst), promote(n, src, dst)   float64 src → float32 dst (rounded to
+ *                                 nearest), float32 → float64 (exact): the same in both sets
  *
  * An affine layer Y = X·W + b is nn + biasRelu (or biasAdd); its backward pass is
  * dW = Xᵀ·dY (tn), db = colSums(dY), dX = dY·Wᵀ (nt). nn and tn (and their sparse
@@ -340,10 +352,69 @@ export interface GemmKernels {
   colSums(M: number, N: number, dY: number, db: number, accumulate?: boolean): void;
   /** B[N×M] ← A[M×N]ᵀ (B must not overlap A) */
   transpose(M: number, N: number, A: number, B: number): void;
+  /** The book's batch normalization in training, per column of Y[M×N], in place (see
+   * the top of this file); xc[M×N] and std[N] are written for the backward pass, the
+   * running `mean` and `variance` [N] updated with `momentum`. */
+  batchNormTrain(
+    M: number,
+    N: number,
+    Y: number,
+    gamma: number,
+    beta: number,
+    xc: number,
+    std: number,
+    mean: number,
+    variance: number,
+    momentum: number,
+    eps: number,
+    relu: boolean,
+  ): void;
+  /** The test pass: Y ← γ·(Y − mean)/√(variance + ε) + β per column, in place. */
+  batchNormTest(
+    M: number,
+    N: number,
+    Y: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    variance: number,
+    eps: number,
+    relu: boolean,
+  ): void;
+  /** dγ, dβ [N] and dX[M×N] (which may be dY) from dY and batchNormTrain's xc and std. */
+  batchNormBackward(
+    M: number,
+    N: number,
+    dY: number,
+    xc: number,
+    gamma: number,
+    std: number,
+    dgamma: number,
+    dbeta: number,
+    dX: number,
+  ): void;
+  /** Y[n] ← Y·[u > threshold] for the next n u32 draws u of the sfc32 state (four u32
+   * at `state`, 4-byte aligned), which it advances. */
+  dropout(n: number, Y: number, state: number, threshold: number): void;
+  /** Y[n] ← s·Y */
+  scale(n: number, s: number, Y: number): void;
+  /** dst[n] (float32) ← src (float64), rounded to nearest. */
+  demote(n: number, src: number, dst: number): void;
+  /** dst[n] (float64) ← src (float32), exactly. */
+  promote(n: number, src: number, dst: number): void;
 }
 
 type Kernel = (...args: number[]) => void;
 
+/** The `threshold` of `dropout` for a dropout ratio r in [0, 1): ⌊r·2³²⌋, since a u32
+ * draw u has u/2³² > r (the book's `rand > ratio`: kept) exactly when u > ⌊r·2³²⌋. */
+export function dropoutThreshold(ratio: number): number {
+  if (!(ratio >= 0 && ratio < 1)) throw new RangeError(`dropout ratio must be in [0, 1), got ${ratio}`);
+  return Math.floor(ratio * 2 ** 32);
+}
+
+/** Bytes of one word of the sfc32 state that `dropout` advances. */
+const SFC32_WORD_BYTES = 4;
 /** Bytes of one compacted row offset in the sparse products' scratch (a u32). */
 const SPARSE_OFFSET_BYTES = 4;
 /** Elements per v128: tnSparse compacts this many rows of Aᵀ at once, each into its
@@ -385,6 +456,13 @@ function wrapGemm(exports: Record<string, unknown>, precision: Precision): GemmK
   const reluBackward = fn('relu_backward');
   const colSums = fn('col_sums');
   const transpose = fn('transpose');
+  const batchNormTrain = fn('batch_norm_train');
+  const batchNormTest = fn('batch_norm_test');
+  const batchNormBackward = fn('batch_norm_backward');
+  const dropout = fn('dropout');
+  const scale = fn('scale');
+  const demote = exports.demote as Kernel;
+  const promote = exports.promote as Kernel;
   const where = `gemmKernels('${precision}')`;
   return {
     precision,
@@ -413,6 +491,37 @@ function wrapGemm(exports: Record<string, unknown>, precision: Precision): GemmK
     transpose(M, N, A, B) {
       checkArgs(`${where}.transpose`, bytes, [M, N], [A, B]);
       transpose(M, N, A, B);
+    },
+    batchNormTrain(M, N, Y, gamma, beta, xc, std, mean, variance, momentum, eps, relu) {
+      checkArgs(`${where}.batchNormTrain`, bytes, [M, N], [Y, gamma, beta, xc, std, mean, variance]);
+      batchNormTrain(M, N, Y, gamma, beta, xc, std, mean, variance, momentum, eps, relu ? 1 : 0);
+    },
+    batchNormTest(M, N, Y, gamma, beta, mean, variance, eps, relu) {
+      checkArgs(`${where}.batchNormTest`, bytes, [M, N], [Y, gamma, beta, mean, variance]);
+      batchNormTest(M, N, Y, gamma, beta, mean, variance, eps, relu ? 1 : 0);
+    },
+    batchNormBackward(M, N, dY, xc, gamma, std, dgamma, dbeta, dX) {
+      checkArgs(`${where}.batchNormBackward`, bytes, [M, N], [dY, xc, gamma, std, dgamma, dbeta, dX]);
+      batchNormBackward(M, N, dY, xc, gamma, std, dgamma, dbeta, dX);
+    },
+    dropout(n, Y, state, threshold) {
+      checkArgs(`${where}.dropout`, bytes, [n, threshold], [Y]);
+      checkArgs(`${where}.dropout`, SFC32_WORD_BYTES, [], [state]);
+      dropout(n, Y, state, threshold);
+    },
+    scale(n, s, Y) {
+      checkArgs(`${where}.scale`, bytes, [n], [Y]);
+      scale(n, s, Y);
+    },
+    demote(n, src, dst) {
+      checkArgs(`${where}.demote`, ELEMENT_BYTES.f64, [n], [src]);
+      checkArgs(`${where}.demote`, ELEMENT_BYTES.f32, [], [dst]);
+      demote(n, src, dst);
+    },
+    promote(n, src, dst) {
+      checkArgs(`${where}.promote`, ELEMENT_BYTES.f32, [n], [src]);
+      checkArgs(`${where}.promote`, ELEMENT_BYTES.f64, [], [dst]);
+      promote(n, src, dst);
     },
   };
 }

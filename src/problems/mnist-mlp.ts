@@ -9,31 +9,37 @@
  * √(1/fan_in), or a given std), biases zero. `init` starts a run and rewinds the
  * batch stream, so one instance can serve several runs.
  *
- * L2 weight decay is the run loop's: `decayed` lists the weight matrices only.
+ * `batch_norm` and `dropout` make it the book's MultiLayerNetExtend: Affine →
+ * BatchNorm → activation → Dropout in each hidden layer (./mnist/network.ts has the
+ * math). γ starts at 1 and β at 0; the running averages of batch norm start at zero
+ * with each run, and the dropout masks come from the run's stream
+ * `rng(seed, "dropout")`, rewound by `init` like the batches. Every training pass
+ * (each `lossAndGrad`, so the final minibatch's too) updates the running averages and
+ * draws masks; `finish` evaluates with the test pass (the book's predict with
+ * train_flg=False: the running averages, outputs scaled by 1 − dropout), the loss
+ * that the run loop records is the training pass's.
+ *
+ * L2 weight decay is the run loop's: `decayed` lists the weight matrices only (not
+ * biases, γ or β, as the book).
  * The data and its split are in ./mnist/data.ts: one SharedArrayBuffer shared by
  * every worker, viewed here, never copied.
  *
- * The network runs in float64 on the WebAssembly SIMD kernels (./mnist/network.ts):
- * an instance takes all its float64 scratch (each minibatch gathered from the
- * Float32 images, activations, deltas, kernel work space) from `context.arena`,
+ * The network runs in float64 (or float32: `precision`) on the WebAssembly SIMD
+ * kernels (./mnist/network.ts): an instance takes all its scratch (each minibatch
+ * gathered from the Float32 images, activations, deltas, kernel work space) from
+ * `context.arena`,
  * `scratchBytes` of it, and W and g must be views over that arena's memory (the run
  * loop's workspace is). ./mnist/reference.ts is the same net in plain JavaScript,
  * for the tests and the bench only.
  */
 import { loadMnist, IMAGE_SIZE, CLASSES, TRAIN_SAMPLES, type MnistData } from './mnist/data.js';
-import { arenaBytes } from '../arena.js';
-import {
-  Mlp,
-  defaultProducts,
-  layout,
-  scratchLengths,
-  sparseWorkBytes,
-  type Activation,
-  type Shape,
-} from './mnist/network.js';
+import { Mlp, defaultProducts, layout, networkBytes, type Activation, type Shape } from './mnist/network.js';
+import { streamState } from '../rng.js';
 import { OptionError, type Problem, type ProblemContext, type ProblemDef, type Span } from './types.js';
 
 export type Init = 'he' | 'xavier' | number;
+export const PRECISIONS = ['float64', 'float32'] as const;
+export type PrecisionName = (typeof PRECISIONS)[number];
 export const ACTIVATIONS: readonly Activation[] = ['relu', 'sigmoid'];
 export const NAMED_INITS = ['he', 'xavier'] as const;
 
@@ -47,6 +53,14 @@ export interface MnistMlpOptions {
   train_samples: number;
   /** Fraction of the used samples held out (the last ones) for validation. */
   validation: number;
+  /** Batch norm in every hidden layer. Absent when false, and `dropout` when 0: so a
+   * plan that does not use them is the plan it was before they existed (its
+   * fingerprint too, and a sweep begun then still resumes). */
+  batch_norm?: boolean;
+  /** Dropout ratio of every hidden layer's outputs, in [0, 1). */
+  dropout?: number;
+  /** What the network computes in; absent when float64 (as batch_norm when false). */
+  precision?: PrecisionName;
 }
 
 export const MNIST_MLP_DEFAULTS: Readonly<MnistMlpOptions> = {
@@ -56,19 +70,28 @@ export const MNIST_MLP_DEFAULTS: Readonly<MnistMlpOptions> = {
   init: 'he',
   train_samples: TRAIN_SAMPLES,
   validation: 0,
+  batch_norm: false,
+  dropout: 0,
+  precision: 'float64',
 };
 
 /** Rows per forward pass when `finish` evaluates a whole split. */
 const EVAL_ROWS = 256;
 
 /** The network's shape for these options: what its scratch is sized by. */
-export function networkShape(options: Pick<MnistMlpOptions, 'hidden' | 'batch_size' | 'activation'>): Shape {
+export function networkShape(
+  options: Pick<MnistMlpOptions, 'hidden' | 'batch_size' | 'activation' | 'batch_norm' | 'dropout' | 'precision'>,
+): Shape {
   const sizes = layerSizes(options);
+  const batchNorm = options.batch_norm ?? false;
   return {
     sizes,
     capacity: Math.max(options.batch_size, EVAL_ROWS),
     backwardRows: options.batch_size,
-    products: defaultProducts(sizes.length - 1, options.activation),
+    products: defaultProducts(sizes.length - 1, options.activation, batchNorm),
+    batchNorm,
+    dropout: options.dropout ?? 0,
+    precision: options.precision === 'float32' ? 'f32' : 'f64',
   };
 }
 
@@ -112,8 +135,14 @@ export interface MnistMlp extends Problem {
   /** Sample positions of the most recent minibatch drawn by `lossAndGrad`. */
   readonly batch: Int32Array;
   /** The mean loss on the given sample positions (at most `batch_size` of them), its
-   * gradient into g; draws nothing from the batch stream. */
+   * gradient into g: a training pass (dropout masks drawn, running averages updated),
+   * but nothing drawn from the batch stream. */
   lossAndGradOn(W: Float64Array, g: Float64Array, samples: ArrayLike<number>): number;
+  /** What `init` does besides writing W: rewinds the batch and dropout streams, and
+   * zeroes batch norm's running averages. */
+  rewind(): void;
+  /** The network itself (its running averages and last outputs), for tests. */
+  readonly net: Mlp;
 }
 
 export function createMnistMlp(options: MnistMlpOptions, context: ProblemContext<MnistData>): MnistMlp {
@@ -121,7 +150,7 @@ export function createMnistMlp(options: MnistMlpOptions, context: ProblemContext
   const images = new Float32Array(data.images);
   const labels = new Uint8Array(data.labels);
   const sizes = layerSizes(options);
-  const { layers, dim, weightSpans } = layout(sizes);
+  const { layers, dim, weightSpans } = layout(sizes, options.batch_norm);
   const net = new Mlp(networkShape(options), options.activation, context.arena);
   const split = parts(options, data);
   const batch = new Int32Array(options.batch_size);
@@ -146,6 +175,12 @@ export function createMnistMlp(options: MnistMlpOptions, context: ProblemContext
     return { loss: loss / (end - start), accuracy: hits / (end - start) };
   }
 
+  /** Rewinds the batch and dropout streams and zeroes the running averages. */
+  function rewind(): void {
+    batches = context.rng('batches');
+    net.reset(streamState(context.seed, 'dropout'));
+  }
+
   return {
     dim,
     decayed: weightSpans as readonly Span[],
@@ -153,15 +188,21 @@ export function createMnistMlp(options: MnistMlpOptions, context: ProblemContext
     labels,
     parts: split,
     batch,
+    net,
     init(W) {
       const r = context.rng('init');
-      for (const { inputs, outputs, weights, bias } of layers) {
+      for (const { inputs, outputs, weights, bias, gamma, beta } of layers) {
         const std = initStd(options.init, inputs);
         for (let i = weights; i < bias; i++) W[i] = std * r.normal();
         W.fill(0, bias, bias + outputs);
+        if (gamma >= 0) {
+          W.fill(1, gamma, gamma + outputs);
+          W.fill(0, beta, beta + outputs);
+        }
       }
-      batches = context.rng('batches');
+      rewind();
     },
+    rewind,
     // The run loop calls this once per step, in order: the stream is sequential.
     lossAndGrad(W, g) {
       for (let r = 0; r < batch.length; r++) batch[r] = batches.int(split.fit);
@@ -219,6 +260,26 @@ export const mnistMlp: ProblemDef<MnistMlpOptions, MnistData> = {
       description:
         'fraction of the used training samples held out (the last ones) for validation; then the metrics report val_acc instead of test_acc; default 0',
     },
+    batch_norm: {
+      type: 'boolean',
+      default: MNIST_MLP_DEFAULTS.batch_norm,
+      description:
+        "batch normalization in every hidden layer (Affine → BatchNorm → activation, the book's MultiLayerNetExtend; γ and β trained, running averages with momentum 0.9 in the test pass); needs a hidden layer; default false",
+    },
+    dropout: {
+      type: 'number',
+      minimum: 0,
+      exclusiveMaximum: 1,
+      default: MNIST_MLP_DEFAULTS.dropout,
+      description:
+        "fraction of every hidden layer's outputs dropped in training (a mask drawn per step from the seed); the test pass scales them by 1 − dropout instead; needs a hidden layer; default 0",
+    },
+    precision: {
+      enum: [...PRECISIONS],
+      default: MNIST_MLP_DEFAULTS.precision,
+      description:
+        'what the network computes in: "float64" (the book\'s precision), or "float32" on f32x4 kernels, faster (the parameters, the gradient and the optimizer stay float64); default "float64"',
+    },
   },
   resolve(options) {
     for (const key of Object.keys(options))
@@ -247,6 +308,16 @@ export const mnistMlp: ProblemDef<MnistMlpOptions, MnistData> = {
         `hold out at least one of the ${o.train_samples} training samples (be >= ${1 / o.train_samples})`,
         v,
       );
+    if (typeof o.batch_norm !== 'boolean')
+      throw new OptionError('problem.batch_norm', 'be true or false', o.batch_norm);
+    if (o.batch_norm && o.hidden.length === 0)
+      throw new OptionError('problem.batch_norm', 'be false for a net without hidden layers (hidden: [])', true);
+    const r = o.dropout;
+    if (!(typeof r === 'number' && r >= 0 && r < 1)) throw new OptionError('problem.dropout', 'be in [0, 1)', r);
+    if (r > 0 && o.hidden.length === 0)
+      throw new OptionError('problem.dropout', 'be 0 for a net without hidden layers (hidden: [])', r);
+    if (!PRECISIONS.includes(o.precision as PrecisionName))
+      throw new OptionError('problem.precision', `be one of ${PRECISIONS.join(', ')}`, o.precision);
     return {
       hidden: [...o.hidden],
       batch_size: o.batch_size,
@@ -254,10 +325,13 @@ export const mnistMlp: ProblemDef<MnistMlpOptions, MnistData> = {
       init: o.init as Init,
       train_samples: o.train_samples,
       validation: v,
+      ...(o.batch_norm ? { batch_norm: true } : {}),
+      ...(r > 0 ? { dropout: r } : {}),
+      ...(o.precision === 'float32' ? { precision: 'float32' as const } : {}),
     };
   },
-  dim: (options) => layout(layerSizes(options)).dim,
-  scratchBytes: (options) => arenaBytes(...scratchLengths(networkShape(options), sparseWorkBytes)),
+  dim: (options) => layout(layerSizes(options), options.batch_norm).dim,
+  scratchBytes: (options) => networkBytes(networkShape(options)),
   metrics: (options) => ['train_loss', 'train_acc', options.validation > 0 ? 'val_acc' : 'test_acc'],
   // The book ranks by held-out accuracy (experiment C: the final validation accuracy).
   rank: (options) => ({ column: options.validation > 0 ? 'val_acc' : 'test_acc', higher: true }),
