@@ -166,6 +166,7 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
   };
 
   const flush = async (): Promise<void> => {
+    const before = next;
     for (let r = done.get(next); r; r = done.get(next)) {
       done.delete(next);
       for (const c of consumers) await c.accept(r);
@@ -174,6 +175,7 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
       const range = ranges[nextRange];
       if (next === range.first + range.count) next = ranges[++nextRange]?.first ?? 0;
     }
+    if (next > before) executor.passed?.(plan, next);
   };
 
   for (;;) {
