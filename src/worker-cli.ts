@@ -73,10 +73,9 @@ function checkArgs(a: Args): void {
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   checkArgs(args);
-  let worker: RedisWorker | undefined;
   let settle: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => (settle = resolve));
-  worker = new RedisWorker({
+  const worker: RedisWorker = new RedisWorker({
     url: args.redis,
     workers: args.workers,
     workerMemoryMb: args.workerMemory,
@@ -84,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
     log: say,
     onFatal: (message) => {
       say(message.startsWith('worker:') ? message : `worker: ${message}`);
-      worker?.kill();
+      worker.kill();
       settle(1);
     },
   });
@@ -95,9 +94,9 @@ async function main(argv: string[]): Promise<number> {
       process.exit(SIGNAL_EXIT[signal]);
     }
     stoppedBy = signal;
-    say(`worker: ${signal}: finishing ${worker!.batchesInHand} batches in hand (again to stop at once)`);
-    void worker!.stop().then(() => {
-      say(`worker: stopped; ${worker!.done} batches run`);
+    say(`worker: ${signal}: finishing ${worker.batchesInHand} batches in hand (again to stop at once)`);
+    void worker.stop().then(() => {
+      say(`worker: stopped; ${worker.done} batches run`);
       settle(0);
     });
   };

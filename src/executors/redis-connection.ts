@@ -106,7 +106,7 @@ export async function probe(target: RedisTarget, timeoutMs = 5000): Promise<void
     await client.connect();
     await client.ping();
   } catch (e) {
-    throw new Error(`cannot reach Redis at ${target.shown}: ${describe(e)}`);
+    throw new Error(`cannot reach Redis at ${target.shown}: ${describe(e)}`, { cause: e });
   } finally {
     client.disconnect();
   }
