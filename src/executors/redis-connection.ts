@@ -101,12 +101,15 @@ export async function probe(target: RedisTarget, timeoutMs = 5000): Promise<void
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
   });
-  client.on('error', () => undefined);
+  // The cause (refused, a wrong password) comes as an 'error' event; the promise
+  // then rejects with a bare "Connection is closed".
+  let cause: unknown;
+  client.on('error', (e) => (cause ??= e));
   try {
     await client.connect();
     await client.ping();
   } catch (e) {
-    throw new Error(`cannot reach Redis at ${target.shown}: ${describe(e)}`, { cause: e });
+    throw new Error(`cannot reach Redis at ${target.shown}: ${describe(cause ?? e)}`, { cause: e });
   } finally {
     client.disconnect();
   }
