@@ -314,6 +314,7 @@ export function batchOf(list: readonly RunRecord[], metricCount: number, curveWi
 /** Contiguous batches (each `first` the previous one's end) as one batch: a result
  * assembled from pieces stored by earlier requests of other boundaries. */
 export function joinBatches(parts: readonly ResultBatch[]): ResultBatch {
+  if (parts.length === 0) throw new RangeError('no batches to join');
   if (parts.length === 1) return parts[0];
   for (let i = 1; i < parts.length; i++)
     if (parts[i].first !== parts[i - 1].first + parts[i - 1].count)
@@ -370,7 +371,7 @@ export function joinBatches(parts: readonly ResultBatch[]): ResultBatch {
       },
     }),
     ...(head.rows && {
-      rows: { text: parts.map((b) => b.rows!.text).join(''), ends: offsets((b) => b.rows!.ends) },
+      rows: { bytes: cat((b) => b.rows!.bytes), ends: offsets((b) => b.rows!.ends) },
     }),
   };
 }

@@ -231,6 +231,38 @@ describe.skipIf(!REDIS_SERVER)('sweeps through BullMQ on a real Redis', () => {
     await noKeysLeft();
   });
 
+  it('a coordinator that dies leaves its results in Redis; one resumed at another run, with other batch sizes, reuses them with no worker running', async () => {
+    await stopAll();
+    workers.push(await startWorker(redis.url, { lockMs: LOCK_MS }));
+    const dying = executor();
+    await dying.ready();
+    let given = 0;
+    const fatal: Consumer = {
+      accept(batch) {
+        given = batch.first + batch.count;
+        throw new Error('the coordinator dies');
+      },
+    };
+    await expect(collect(grid, dying, { batchSize: 6, curveEvery: 20 }, [fatal])).rejects.toThrow('dies');
+    expect(given).toBe(6);
+    // Every batch was queued at once (11 of 6 runs): the worker finishes them unattended.
+    const results = `sweep:${fingerprint(grid)}:results`;
+    await waitFor(() => Number(redis.cli('HLEN', results)) >= 10, 20_000, 'the stored results');
+    await dying.close();
+    await stopAll();
+    const e = executor();
+    await e.ready();
+    const c = curves();
+    const got = await collect(grid, e, { batchSize: 4, from: 6, curveEvery: 20 }, [c]);
+    expect(got.outcome.runs).toBe(grid.total - 6);
+    const want = await localRun(grid, 20);
+    const lines = want.csv.split('\n');
+    expect(untimed(got.csv)).toBe([lines[0], ...lines.slice(7)].join('\n'));
+    expect(c.text).toEqual(want.curves.slice(6));
+    await e.close();
+    await noKeysLeft();
+  });
+
   it('a worker refuses, in one line, a sweep of another engine version, and leaves its batches alone', async () => {
     const fp = 'f'.repeat(64);
     redis.cli('HSET', 'sweep:sweeps', fp, JSON.stringify({ v: 1, engine: '0.0.0-other', name: 'alien', runs: 1 }));
