@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { REDIS_MISSING_LINE, REDIS_SERVER } from './redis-server.js';
+import { REDIS_MISSING_LINE, REDIS_SERVER } from '../scripts/redis-server.js';
 
 /** Builds dist/ (the worker threads and the CLI run the compiled JavaScript). */
 export default function setup(): void {

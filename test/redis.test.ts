@@ -1,5 +1,5 @@
 /**
- * The BullMQ executor against a real redis-server (test/redis-server.ts) and real
+ * The BullMQ executor against a real redis-server (scripts/redis-server.ts) and real
  * worker processes (`npm run worker`), with the coordinator in this process
  * (runSweep): the same CSV as the local pool's for 1, 2 and 3 workers, a worker
  * SIGKILLed mid-batch, a worker frozen until its batch ran elsewhere and then let go
@@ -25,7 +25,7 @@ import {
   waitFor,
   type RedisServer,
   type WorkerProcess,
-} from './redis-server.js';
+} from '../scripts/redis-server.js';
 
 /** Lock duration and stall interval of the workers here: short, so a dead worker's
  * batch moves on quickly. */

@@ -1,17 +1,16 @@
 /**
- * A real `redis-server` for the tests (Debian's package `redis-server`), started on a
- * free loopback port with nothing persisted, and real worker processes
- * (`node dist/src/worker-cli.js`) taking batches from it. Without the package the
- * Redis tests are skipped (global-setup.ts says so in one line); under CI=true that
- * is a failure.
+ * A real `redis-server` (Debian's package `redis-server`) for the tests and the
+ * bench, started on a free loopback port with nothing persisted, and real worker
+ * processes (`node dist/src/worker-cli.js`) taking batches from it. Without the
+ * package the Redis tests are skipped (test/global-setup.ts says so in one line);
+ * under CI=true that is a failure.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from '../src/paths.js';
 
-export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const WORKER_CLI = join(ROOT, 'dist', 'src', 'worker-cli.js');
 export const SWEEP_CLI = join(ROOT, 'dist', 'src', 'cli.js');
 
