@@ -6,7 +6,7 @@
  * under CI=true that is a failure.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ROOT } from '../src/paths.js';
@@ -37,7 +37,7 @@ export function freePort(): Promise<number> {
 
 export interface RedisServer {
   readonly port: number;
-  /** redis://127.0.0.1:PORT, with the password if there is one. */
+  /** redis://127.0.0.1:PORT (rediss:// for TLS), with the password if there is one. */
   readonly url: string;
   /** redis-cli against this server (with its password): stdout, trimmed. */
   cli(...args: string[]): string;
@@ -48,13 +48,28 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-export async function startRedis(options: { password?: string; port?: number } = {}): Promise<RedisServer> {
+/** PEM files for a server that speaks only TLS (clients are not asked for certificates). */
+export interface TlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
+export async function startRedis(
+  options: { password?: string; port?: number; tls?: TlsFiles } = {},
+): Promise<RedisServer> {
   const port = options.port ?? (await freePort());
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  const { tls } = options;
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key]
+    : ['--port', String(port)];
+  if (tls) listen.push('--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no');
+  const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
   if (options.password) args.push('--requirepass', options.password);
   const server = spawn(REDIS_SERVER!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
   const auth = options.password ? ['--no-auth-warning', '-a', options.password] : [];
+  if (tls) auth.push('--tls', '--cacert', tls.ca);
   const cli = (...a: string[]): string => {
     const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...auth, ...a], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`redis-cli ${a.join(' ')}: ${r.stderr}`);
@@ -69,9 +84,10 @@ export async function startRedis(options: { password?: string; port?: number } =
     if (i > 200 || server.exitCode !== null) throw new Error(`redis-server on port ${port} did not start`);
     await new Promise((r) => setTimeout(r, 25));
   }
+  const scheme = tls ? 'rediss' : 'redis';
   const url = options.password
-    ? `redis://:${encodeURIComponent(options.password)}@127.0.0.1:${port}`
-    : `redis://127.0.0.1:${port}`;
+    ? `${scheme}://:${encodeURIComponent(options.password)}@127.0.0.1:${port}`
+    : `${scheme}://127.0.0.1:${port}`;
   const kill = async (): Promise<void> => {
     if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
     await exited;
@@ -118,6 +134,57 @@ export async function startWorker(
   };
   await waitFor(() => /taking batches from/.test(text) || child.exitCode !== null, 30_000, 'a worker to start');
   return worker;
+}
+
+/** A CA and a certificate it signed for 127.0.0.1, made with openssl in `dir`;
+ * undefined without openssl. */
+export function makeCertificates(dir: string): TlsFiles | undefined {
+  const files = { cert: join(dir, 'server.pem'), key: join(dir, 'server.key'), ca: join(dir, 'ca.pem') };
+  const caKey = join(dir, 'ca.key');
+  const csr = join(dir, 'server.csr');
+  const ext = join(dir, 'ext.cnf');
+  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1\n');
+  const steps = [
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      caKey,
+      '-out',
+      files.ca,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=sweep test CA',
+    ],
+    ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', files.key, '-out', csr, '-subj', '/CN=127.0.0.1'],
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      files.ca,
+      '-CAkey',
+      caKey,
+      '-CAcreateserial',
+      '-out',
+      files.cert,
+      '-days',
+      '2',
+      '-extfile',
+      ext,
+    ],
+  ];
+  for (const step of steps) {
+    const r = spawnSync('openssl', step, { encoding: 'utf8' });
+    if (r.error) return undefined;
+    if (r.status !== 0) throw new Error(`openssl ${step[0]}: ${r.stderr}`);
+  }
+  return files;
 }
 
 /** Polls `ok` until it holds; throws naming `what` after `ms`. */

@@ -16,6 +16,7 @@ import {
   SWEEP_CLI,
   WORKER_CLI,
   freePort,
+  makeCertificates,
   run,
   startRedis,
   startWorker,
@@ -148,6 +149,29 @@ describe.skipIf(!REDIS_SERVER)('npm run sweep -- --redis, npm run worker', () =>
       expect(none.stderr).toMatch(/^sweep: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+: NOAUTH[^\n]*\n$/);
       expect(existsSync(join(dir, 'wrong.csv'))).toBe(false);
     });
+  });
+
+  it('rediss:// speaks TLS, verified against the CA given in NODE_EXTRA_CA_CERTS; refused without it', async () => {
+    const tls = makeCertificates(mkdtempSync(join(dir, 'tls-')));
+    if (!tls) return void console.log('TLS test skipped: no openssl');
+    const secure = await startRedis({ tls });
+    try {
+      expect(secure.url).toBe(`rediss://127.0.0.1:${secure.port}`);
+      const env = { ...process.env, NODE_EXTRA_CA_CERTS: tls.ca };
+      const w = await startWorker(secure.url, { lockMs: LOCK_MS, env });
+      workers.push(w);
+      const out = join(dir, 'tls.csv');
+      const r = await run([SWEEP_CLI, 'configs/grid.json', '--redis', secure.url, '--out', out], { env }).done;
+      expect(r.code).toBe(0);
+      expect(untimed(out)).toEqual(await local('configs/grid.json'));
+      await stop(w);
+      const untrusted = await run([SWEEP_CLI, 'configs/grid.json', '--redis', secure.url]).done;
+      expect(untrusted.code).toBe(1);
+      expect(untrusted.stderr).toMatch(/^sweep: cannot reach Redis at rediss:\/\/127\.0\.0\.1:\d+: \S[^\n]*\n$/);
+      expect(untrusted.stderr).toMatch(/certificate|UNABLE|SELF_SIGNED/i);
+    } finally {
+      await secure.stop();
+    }
   });
 
   it('a coordinator SIGKILLed mid-sweep: --resume reuses the results the workers stored meanwhile', async () => {
