@@ -27,13 +27,14 @@ import {
   REDIS_SERVER,
   startRedis,
   startWorker,
+  untimed,
   type WorkerProcess,
 } from '../scripts/redis-server.js';
 
 type Say = (line: string) => void;
 
-const MNIST_REPEATS = 3;
-const BOWL_REPEATS = 3;
+const MNIST_REPEATS = 2;
+const BOWL_REPEATS = 2;
 /** The fleet: worker processes, how often one is killed, their lock duration. */
 const FLEET = 8;
 const KILL_EVERY_MS = 3000;
@@ -41,19 +42,8 @@ const FLEET_LOCK_MS = 2000;
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** The CSV's rows, timing column dropped. */
-function untimed(path: string): string {
-  const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
-  const at = lines[0].split(',').indexOf('duration_ms');
-  return lines
-    .map((l) =>
-      l
-        .split(',')
-        .filter((_, i) => i !== at)
-        .join(','),
-    )
-    .join('\n');
-}
+/** The CSV file's rows, timing column dropped. */
+const untimedFile = (path: string): string => untimed(readFileSync(path, 'utf8'));
 
 /** Seconds of one sweep of `plan` on `executor`, CSV written to `path`. */
 async function timed(plan: Plan, executor: Executor, path: string, size?: number): Promise<number> {
@@ -97,7 +87,7 @@ export async function redisBench(say: Say, dir: string): Promise<void> {
       times.local.push(await timed(mnist, pool, join(dir, 'mnist-local.csv')));
       times.redis.push(await timed(mnist, remote, join(dir, 'mnist-redis.csv')));
     }
-    const same = untimed(join(dir, 'mnist-local.csv')) === untimed(join(dir, 'mnist-redis.csv'));
+    const same = untimedFile(join(dir, 'mnist-local.csv')) === untimedFile(join(dir, 'mnist-redis.csv'));
     await pool.close();
     const [l, rd] = [median(times.local), median(times.redis)];
     say(`\n### Redis: configs/mnist-grid.json (48 runs), wall time\n`);
@@ -135,7 +125,7 @@ export async function redisBench(say: Say, dir: string): Promise<void> {
         rates[i].push(bowl.total / (await timed(bowl, remote, join(dir, `bowl-redis-${i}.csv`), sizes[i])));
     }
     const bowlSame = sizes.every(
-      (_, i) => untimed(join(dir, `bowl-redis-${i}.csv`)) === untimed(join(dir, 'bowl-local.csv')),
+      (_, i) => untimedFile(join(dir, `bowl-redis-${i}.csv`)) === untimedFile(join(dir, 'bowl-local.csv')),
     );
     await local2.close();
     await remote.close();
@@ -194,12 +184,12 @@ export async function redisBench(say: Say, dir: string): Promise<void> {
     await killer;
     await fleet.close();
     await stopWorkers();
-    const fleetRows = untimed(join(dir, 'fleet-redis.csv'));
+    const fleetRows = untimedFile(join(dir, 'fleet-redis.csv'));
     const ids = fleetRows
       .split('\n')
       .slice(1)
       .map((row) => row.split(',')[0]);
-    const fleetSame = fleetRows === untimed(join(dir, 'fleet-local.csv'));
+    const fleetSame = fleetRows === untimedFile(join(dir, 'fleet-local.csv'));
     say(`\n### Redis: a fleet of ${FLEET} worker processes, one SIGKILLed every ${KILL_EVERY_MS / 1000} s\n`);
     say(
       `${fleetPlan.total} runs (quadratic, 50,000 parameters, 200 steps; 2 runs a batch), lock ${FLEET_LOCK_MS / 1000} s: ` +

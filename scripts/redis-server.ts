@@ -187,6 +187,21 @@ export function makeCertificates(dir: string): TlsFiles | undefined {
   return files;
 }
 
+/** A CSV's text without its timing column (`duration_ms`): what two sweeps of one
+ * plan must agree on, wherever their batches ran. */
+export function untimed(csv: string): string {
+  const lines = csv.trimEnd().split('\n');
+  const at = lines[0].split(',').indexOf('duration_ms');
+  return lines
+    .map((l) =>
+      l
+        .split(',')
+        .filter((_, i) => i !== at)
+        .join(','),
+    )
+    .join('\n');
+}
+
 /** Polls `ok` until it holds; throws naming `what` after `ms`. */
 export async function waitFor(ok: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const until = Date.now() + ms;

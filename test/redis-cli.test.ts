@@ -21,6 +21,7 @@ import {
   startRedis,
   startWorker,
   waitFor,
+  untimed,
   type RedisServer,
   type WorkerProcess,
 } from '../scripts/redis-server.js';
@@ -42,17 +43,8 @@ const slowConfig = join(dir, 'slow.json');
 writeFileSync(slowConfig, JSON.stringify(SLOW));
 const slowPlan = parseConfig(JSON.stringify(SLOW), slowConfig);
 
-/** The CSV's rows without the timing column. */
-function untimed(path: string): string[] {
-  const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
-  const at = lines[0].split(',').indexOf('duration_ms');
-  return lines.map((l) =>
-    l
-      .split(',')
-      .filter((_, i) => i !== at)
-      .join(','),
-  );
-}
+/** The CSV file's rows without the timing column. */
+const untimedRows = (path: string): string[] => untimed(readFileSync(path, 'utf8')).split('\n');
 const dataRows = (path: string): number =>
   existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length - 1 : 0;
 
@@ -61,7 +53,7 @@ async function local(config: string): Promise<string[]> {
   const out = join(dir, `local-${Math.random().toString(36).slice(2)}.csv`);
   const r = await run([SWEEP_CLI, config, '--out', out, '--workers', '2']).done;
   expect(r.code).toBe(0);
-  return untimed(out);
+  return untimedRows(out);
 }
 
 describe.skipIf(!REDIS_SERVER)('npm run sweep -- --redis, npm run worker', () => {
@@ -130,7 +122,7 @@ describe.skipIf(!REDIS_SERVER)('npm run sweep -- --redis, npm run worker', () =>
       const b = await run([SWEEP_CLI, slowConfig, '--redis', locked.url, '--workers', '1', '--out', out, '--resume'])
         .done;
       expect(b.code).toBe(0);
-      expect(untimed(out)).toEqual(localSlow);
+      expect(untimedRows(out)).toEqual(localSlow);
       await stop(w);
       const everything = [a.stdout, a.stderr, b.stdout, b.stderr, w.output(), readFileSync(out, 'utf8')];
       everything.push(readFileSync(`${out}.sweep.json`, 'utf8'));
@@ -163,7 +155,7 @@ describe.skipIf(!REDIS_SERVER)('npm run sweep -- --redis, npm run worker', () =>
       const out = join(dir, 'tls.csv');
       const r = await run([SWEEP_CLI, 'configs/grid.json', '--redis', secure.url, '--out', out], { env }).done;
       expect(r.code).toBe(0);
-      expect(untimed(out)).toEqual(await local('configs/grid.json'));
+      expect(untimedRows(out)).toEqual(await local('configs/grid.json'));
       await stop(w);
       const untrusted = await run([SWEEP_CLI, 'configs/grid.json', '--redis', secure.url]).done;
       expect(untrusted.code).toBe(1);
@@ -195,7 +187,7 @@ describe.skipIf(!REDIS_SERVER)('npm run sweep -- --redis, npm run worker', () =>
     const from = Number(/resuming \S+: (\d+) of \d+ runs already done/.exec(b.stdout)?.[1]);
     expect(from).toBeGreaterThanOrEqual(3);
     await stop(w2);
-    expect(untimed(out)).toEqual(localSlow);
+    expect(untimedRows(out)).toEqual(localSlow);
     // Every run after `from` that a stored result covered was not run again.
     expect(w1.batchesRun()).toBeGreaterThan(from);
     expect(w2.batchesRun()).toBeLessThan(slowPlan.total - from);
@@ -225,7 +217,7 @@ describe.skipIf(!REDIS_SERVER)('npm run sweep -- --redis, npm run worker', () =>
         .done;
       expect(b.code).toBe(0);
       await stop(w2);
-      expect(untimed(out)).toEqual(localSlow);
+      expect(untimedRows(out)).toEqual(localSlow);
     } finally {
       await again.stop();
     }

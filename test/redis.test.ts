@@ -23,6 +23,7 @@ import {
   startRedis,
   startWorker,
   waitFor,
+  untimed,
   type RedisServer,
   type WorkerProcess,
 } from '../scripts/redis-server.js';
@@ -55,20 +56,6 @@ const slow = parseConfig(
   }),
   'redis-slow.json',
 );
-
-/** The CSV without its timing column. */
-function untimed(csv: string): string {
-  const lines = csv.trimEnd().split('\n');
-  const at = lines[0].split(',').indexOf('duration_ms');
-  return lines
-    .map((l) =>
-      l
-        .split(',')
-        .filter((_, i) => i !== at)
-        .join(','),
-    )
-    .join('\n');
-}
 
 /** Every record's curve, as codec text: compared bit for bit. */
 function curves(): Consumer & { text: string[] } {
@@ -182,15 +169,21 @@ describe.skipIf(!REDIS_SERVER)('sweeps through BullMQ on a real Redis', () => {
     return { ids, close: () => events.close() };
   };
 
-  it('a worker SIGKILLed mid-batch: another takes its batch after the stall interval; nothing lost or doubled', async () => {
+  /** The slow sweep on one worker, caught with a batch of `size` runs in progress. */
+  const oneWorkerMidBatch = async (size: number) => {
     await stopAll();
     const a = await startWorker(redis.url, { lockMs: LOCK_MS });
     workers.push(a);
     const e = executor();
     await e.ready();
     const stalled = await stalls(slow);
-    const sweep = collect(slow, e, { batchSize: 3 });
+    const sweep = collect(slow, e, { batchSize: size });
     await waitFor(async () => (await e.progress()).runs.length > 0, 20_000, 'a batch in progress on the worker');
+    return { a, e, stalled, sweep };
+  };
+
+  it('a worker SIGKILLed mid-batch: another takes its batch after the stall interval; nothing lost or doubled', async () => {
+    const { a, e, stalled, sweep } = await oneWorkerMidBatch(3);
     workers.push(await startWorker(redis.url, { lockMs: LOCK_MS }));
     a.child.kill('SIGKILL');
     expect((await a.exited).signal).toBe('SIGKILL');
@@ -204,14 +197,7 @@ describe.skipIf(!REDIS_SERVER)('sweeps through BullMQ on a real Redis', () => {
   });
 
   it('a worker frozen mid-batch, its batch run elsewhere, then let go: the batch arrives twice, counts once', async () => {
-    await stopAll();
-    const a = await startWorker(redis.url, { lockMs: LOCK_MS });
-    workers.push(a);
-    const e = executor();
-    await e.ready();
-    const stalled = await stalls(slow);
-    const sweep = collect(slow, e, { batchSize: 4 });
-    await waitFor(async () => (await e.progress()).runs.length > 0, 20_000, 'a batch in progress on the worker');
+    const { a, e, stalled, sweep } = await oneWorkerMidBatch(4);
     a.child.kill('SIGSTOP');
     workers.push(await startWorker(redis.url, { lockMs: LOCK_MS }));
     await waitFor(() => stalled.ids.length > 0, 20_000, 'the frozen batch to be found stalled');
