@@ -98,7 +98,7 @@ export async function redisBench(say: Say, dir: string): Promise<void> {
       `| Redis, 2 worker processes × 1 thread | ${rd.toFixed(2)} | ${Math.min(...times.redis).toFixed(2)} | ${(rd / l).toFixed(3)} |`,
     );
     say(
-      `\nThrough Redis / local: **${(((rd - l) / l) * 100).toFixed(1)}% ${rd >= l ? 'slower' : 'faster'}** (median of ${MNIST_REPEATS} interleaved; goal ≤ 5% slower). Same rows (duration_ms aside): ${same ? 'yes' : 'NO'}. 1-minute load average ${load0.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after.`,
+      `\nThrough Redis / local: **${Math.abs(((rd - l) / l) * 100).toFixed(1)}% ${rd >= l ? 'slower' : 'faster'}** (median of ${MNIST_REPEATS} interleaved; goal ≤ 5% slower). Same rows (duration_ms aside): ${same ? 'yes' : 'NO'}. 1-minute load average ${load0.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after.`,
     );
 
     // 2. Tiny runs: the bench's 30-step bowl grid through Redis, at several batch sizes.

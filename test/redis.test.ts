@@ -126,24 +126,38 @@ describe.skipIf(!REDIS_SERVER)('sweeps through BullMQ on a real Redis', () => {
     },
   );
 
-  it('shows the runs in progress on the workers, and how many workers there are', async () => {
+  it('shows the runs in progress on the workers, their step advancing; nothing after', async () => {
+    // Runs of a second or more: the workers send progress every half second.
+    const long = parseConfig(
+      JSON.stringify({
+        name: 'redis-live',
+        problem: { name: 'quadratic', dim: 100_000, condition: 10 },
+        optimizers: ['sgd', 'adam'],
+        steps: 1500,
+      }),
+      'redis-live.json',
+    );
     const e = executor();
     await e.ready();
     const seen: LiveRun[] = [];
     let done = false;
-    const sweep = runSweep(slow, { executor: e, consumers: [] }).finally(() => (done = true));
+    const sweep = runSweep(long, { executor: e, consumers: [] }).finally(() => (done = true));
     while (!done) {
       seen.push(...(await e.progress()).runs);
       await new Promise((r) => setTimeout(r, 20));
     }
-    expect((await sweep).runs).toBe(slow.total);
+    expect((await sweep).runs).toBe(long.total);
     expect(seen.length).toBeGreaterThan(0);
     for (const r of seen) {
       expect(r.runId).toBeGreaterThanOrEqual(0);
-      expect(r.runId).toBeLessThan(slow.total);
-      expect(r.step).toBeGreaterThan(0);
-      expect(r.step).toBeLessThanOrEqual(slow.steps);
+      expect(r.runId).toBeLessThan(long.total);
+      expect(r.step).toBeGreaterThanOrEqual(0);
+      expect(r.step).toBeLessThanOrEqual(long.steps);
+      expect(Number.isFinite(r.loss)).toBe(true);
     }
+    const steps = new Map<number, Set<number>>();
+    for (const r of seen) steps.set(r.runId, (steps.get(r.runId) ?? new Set()).add(r.step));
+    expect([...steps.values()].some((s) => s.size > 1)).toBe(true);
     expect((await e.progress()).runs).toEqual([]);
     await e.close();
   });
