@@ -357,7 +357,7 @@ export function joinBatches(parts: readonly ResultBatch[]): ResultBatch {
     status: cat((b) => b.status),
     finalLoss: cat((b) => b.finalLoss),
     bestLoss: cat((b) => b.bestLoss),
-    divergedAt: cat((b) => b.divergedAt),
+    stoppedAt: cat((b) => b.stoppedAt),
     durationMs: cat((b) => b.durationMs),
     metrics: cat((b) => b.metrics),
     metricCount: head.metricCount,
