@@ -181,7 +181,7 @@ function sweepMemory(): void {
 }
 
 /** `npm run bench -- bowl adam` runs only those sections; no names, all of them. */
-const SECTIONS = ['bowl', 'memory', 'adam', 'mnist', 'early'] as const;
+const SECTIONS = ['bowl', 'memory', 'adam', 'mnist', 'early', 'redis'] as const;
 const asked = process.argv.slice(2);
 for (const name of asked)
   if (!(SECTIONS as readonly string[]).includes(name)) {
@@ -197,6 +197,8 @@ try {
   if (wanted('bowl')) await sweepThroughput();
   if (wanted('memory')) sweepMemory();
   if (wanted('adam')) adamBandwidth();
+  // Through BullMQ on a real redis-server (bench/redis.ts).
+  if (wanted('redis')) await (await import('./redis.js')).redisBench(say, dir);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -21,6 +21,7 @@ import {
   createExecutor,
   type ExecutorName,
 } from './executors/index.js';
+import { redact } from './executors/redis-connection.js';
 import type { Plan } from './grid.js';
 import { CsvFile, CurvesFile, JournalFile } from './output.js';
 import { runEarlyStopping } from './early.js';
@@ -50,6 +51,7 @@ interface Args {
   curves?: string;
   curveEvery?: number;
   executor: ExecutorName;
+  redis?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -110,7 +112,14 @@ function parseArgs(argv: string[]): Args {
     .option('executor', {
       choices: EXECUTOR_NAMES,
       default: 'piscina' as ExecutorName,
-      describe: 'where runs run: piscina (worker threads, shared memory) or child (processes speaking JSON)',
+      describe:
+        'where runs run: piscina (worker threads, shared memory), child (processes speaking JSON) or redis (worker processes through --redis)',
+    })
+    .option('redis', {
+      type: 'string',
+      requiresArg: true,
+      describe:
+        'run the batches on worker processes through this Redis, redis://[:password@]HOST:PORT or rediss:// (start them with npm run worker -- --redis URL)',
     })
     .option('progress', {
       type: 'boolean',
@@ -208,8 +217,14 @@ async function main(argv: string[]): Promise<number> {
   if (args.resume && toStdout) throw new UsageError('--resume cannot continue standard output (--out -)');
   if (args.resume && args.force) throw new UsageError('--resume and --force contradict each other: choose one');
 
+  if (args.executor === 'redis' && !args.redis) throw new UsageError('--executor redis needs --redis URL');
+
   // The executor first: if its workers cannot start, no file has been touched.
-  const executor = createExecutor(args.executor, { workers: args.workers, workerMemoryMb: args.workerMemory });
+  const executor = createExecutor(args.redis ? 'redis' : args.executor, {
+    workers: args.workers,
+    workerMemoryMb: args.workerMemory,
+    url: args.redis,
+  });
   try {
     await executor.ready();
     return await sweep(args, plan, executor, say);
@@ -255,11 +270,13 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
   let written = from;
   const started = performance.now();
   let live: readonly LiveRun[] = [];
+  let workers = 0;
   const ticker =
     args.progress && process.stderr.isTTY
       ? setInterval(() => {
-          void executor.progress().then((p) => (live = p.runs));
-          const line = progressLine(written - from, plan.total - from, (performance.now() - started) / 1000, live);
+          void executor.progress().then((p) => ((live = p.runs), (workers = p.workers)));
+          const seconds = (performance.now() - started) / 1000;
+          const line = progressLine(written - from, plan.total - from, seconds, live, args.redis ? workers : undefined);
           process.stderr.write(`\r\x1b[K${line}`);
         }, PROGRESS_MS)
       : undefined;
@@ -305,7 +322,7 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
     process.stderr.write(
       toStdout
         ? `sweep: interrupted with ${rest} runs not done\n`
-        : `sweep: interrupted with ${rest} of ${plan.total} runs not done; to finish:\n  npm run sweep -- ${args.config} --out ${outPath} --resume\n`,
+        : `sweep: interrupted with ${rest} of ${plan.total} runs not done; to finish:\n  npm run sweep -- ${args.config} --out ${outPath}${args.redis ? ` --redis ${redact(args.redis)}` : ''} --resume\n`,
     );
     return SIGNAL_EXIT[stoppedBy];
   } finally {

@@ -21,6 +21,10 @@ export interface Executor {
   /** Runs one batch. Rejects when the batch's worker dies (exits, runs out of
    * memory); a run that throws is not a rejection but a record with status error. */
   execute(request: BatchRequest): Promise<ResultBatch>;
+  /** Every run requested before `next` of `plan` has been passed to the consumers
+   * (called in order): an executor that keeps results outside the process may let
+   * them go. */
+  passed?(plan: Plan, next: number): void;
   /** The runs in progress and the workers connected, as lately known. */
   progress(): Promise<Progress>;
   close(): Promise<void>;

@@ -139,12 +139,20 @@ export function bestRuns(plan: Plan, optimizers: readonly OptimizerSummary[]): s
   return `${table(rows)}\n`;
 }
 
-export function progressLine(done: number, total: number, seconds: number, live: readonly LiveRun[]): string {
+export function progressLine(
+  done: number,
+  total: number,
+  seconds: number,
+  live: readonly LiveRun[],
+  /** Worker processes connected, for an executor that has them on other machines. */
+  workers?: number,
+): string {
   const rate = seconds > 0 ? Math.round(done / seconds) : 0;
   const pct = total > 0 ? ((100 * done) / total).toFixed(1) : '100.0';
   const now = live
     .slice(0, 2)
     .map((r) => `run ${r.runId} step ${r.step} loss ${fmt(r.loss)}`)
     .join(' | ');
-  return `${done}/${total} runs (${pct}%) ${rate}/s ${now}`;
+  const fleet = workers === undefined ? '' : ` ${workers} worker${workers === 1 ? '' : 's'}`;
+  return `${done}/${total} runs (${pct}%) ${rate}/s${fleet} ${now}`;
 }

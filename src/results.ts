@@ -310,3 +310,68 @@ export function batchOf(list: readonly RunRecord[], metricCount: number, curveWi
   for (const r of list) b.add(r);
   return b.build();
 }
+
+/** Contiguous batches (each `first` the previous one's end) as one batch: a result
+ * assembled from pieces stored by earlier requests of other boundaries. */
+export function joinBatches(parts: readonly ResultBatch[]): ResultBatch {
+  if (parts.length === 0) throw new RangeError('no batches to join');
+  if (parts.length === 1) return parts[0];
+  for (let i = 1; i < parts.length; i++)
+    if (parts[i].first !== parts[i - 1].first + parts[i - 1].count)
+      throw new RangeError(
+        `batch at ${parts[i].first} does not follow the one ending at ${parts[i - 1].first + parts[i - 1].count}`,
+      );
+  const cat = <T extends Uint8Array | Float64Array | Int32Array>(pick: (b: ResultBatch) => T): T => {
+    const arrays = parts.map(pick);
+    const out = new (arrays[0].constructor as new (n: number) => T)(arrays.reduce((n, a) => n + a.length, 0));
+    let at = 0;
+    for (const a of arrays) {
+      out.set(a, at);
+      at += a.length;
+    }
+    return out;
+  };
+  /** Offsets (count + 1 each, from 0) joined, each part shifted by what came before. */
+  const offsets = (pick: (b: ResultBatch) => Int32Array): Int32Array => {
+    const out = new Int32Array(parts.reduce((n, b) => n + b.count, 0) + 1);
+    let k = 0;
+    let base = 0;
+    for (const b of parts) {
+      const o = pick(b);
+      for (let i = 1; i <= b.count; i++) out[k + i] = base + o[i];
+      k += b.count;
+      base += o[b.count];
+    }
+    return out;
+  };
+  const head = parts[0];
+  let k = 0;
+  const errors: [number, string][] = [];
+  for (const b of parts) {
+    for (const [at, message] of b.errors) errors.push([k + at, message]);
+    k += b.count;
+  }
+  return {
+    first: head.first,
+    count: k,
+    status: cat((b) => b.status),
+    finalLoss: cat((b) => b.finalLoss),
+    bestLoss: cat((b) => b.bestLoss),
+    stoppedAt: cat((b) => b.stoppedAt),
+    durationMs: cat((b) => b.durationMs),
+    metrics: cat((b) => b.metrics),
+    metricCount: head.metricCount,
+    errors,
+    ...(head.curves && {
+      curves: {
+        width: head.curves.width,
+        offsets: offsets((b) => b.curves!.offsets),
+        step: cat((b) => b.curves!.step),
+        values: cat((b) => b.curves!.values),
+      },
+    }),
+    ...(head.rows && {
+      rows: { bytes: cat((b) => b.rows!.bytes), ends: offsets((b) => b.rows!.ends) },
+    }),
+  };
+}

@@ -166,14 +166,17 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
   };
 
   const flush = async (): Promise<void> => {
+    let end = -1; // of the last batch passed on
     for (let r = done.get(next); r; r = done.get(next)) {
       done.delete(next);
       for (const c of consumers) await c.accept(r);
       next += r.count;
+      end = next;
       passed += r.count;
       const range = ranges[nextRange];
       if (next === range.first + range.count) next = ranges[++nextRange]?.first ?? 0;
     }
+    if (end >= 0) executor.passed?.(plan, end);
   };
 
   for (;;) {

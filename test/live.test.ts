@@ -19,7 +19,10 @@ const plan = parseConfig(
   }),
   'live.json',
 );
-describe.each(EXECUTOR_NAMES)('live progress from the %s executor', (name) => {
+// The redis executor needs a server and worker processes: its live progress is
+// tested in redis.test.ts.
+const LOCAL = EXECUTOR_NAMES.filter((name) => name !== 'redis');
+describe.each(LOCAL)('live progress from the %s executor', (name) => {
   const executor = createExecutor(name, { workers: 2 });
   afterAll(() => executor.close());
 

@@ -17,7 +17,7 @@ import { createExecutor } from '../src/executors/index.js';
 import { manifestPlan } from '../src/manifest.js';
 import { CsvFile, CurvesFile } from '../src/output.js';
 import { readCurves, readSweep } from '../src/read.js';
-import { records, sliceBatch, batchOf, type ResultBatch, type RunRecord } from '../src/results.js';
+import { records, sliceBatch, batchOf, joinBatches, type ResultBatch, type RunRecord } from '../src/results.js';
 import { runSweep } from '../src/sweep.js';
 import { runEarlyStopping } from '../src/early.js';
 import { collect } from './helpers.js';
@@ -97,6 +97,29 @@ describe('results: one module builds and slices them', () => {
   it('a batch survives the codec whole', () => {
     const batch = batchOf(withCurves, 2, 2);
     expect([...records(decode<ResultBatch>(encode(batch)))]).toEqual(withCurves);
+  });
+  it('a batch cut anywhere into slices joins back into the same batch, rows and curves included', async () => {
+    // A real batch, as a worker makes it: rows encoded, curves recorded.
+    const plan = shipped('grid.json', 12);
+    const pool = createExecutor('piscina', { workers: 1 });
+    const got: ResultBatch[] = [];
+    try {
+      await collect(plan, pool, { batchSize: plan.total, curveEvery: 3 }, [{ accept: (b) => void got.push(b) }]);
+    } finally {
+      await pool.close();
+    }
+    const [batch] = got;
+    expect(batch.count).toBe(plan.total);
+    expect(batch.rows && batch.curves).toBeTruthy();
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 1, max: batch.count - 1 }), { maxLength: 6 }), (cuts) => {
+        const at = [0, ...cuts.sort((a, b) => a - b), batch.count];
+        const parts = at.slice(1).map((to, i) => sliceBatch(batch, at[i], to));
+        expect(joinBatches(parts)).toEqual(batch);
+        if (parts.length > 1) expect(joinBatches(parts.slice(1))).toEqual(sliceBatch(batch, at[1], batch.count));
+      }),
+    );
+    expect(() => joinBatches([sliceBatch(batch, 0, 2), sliceBatch(batch, 3, 5)])).toThrow(RangeError);
   });
 });
 

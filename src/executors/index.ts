@@ -3,6 +3,7 @@
  * tests ask for an executor here and see only the `Executor` interface.
  */
 import type { Executor } from '../executor.js';
+import { RedisExecutor } from './bullmq.js';
 import { ChildProcessExecutor } from './child.js';
 import { PiscinaExecutor } from './piscina.js';
 
@@ -13,6 +14,10 @@ export interface ExecutorOptions {
   workerMemoryMb?: number;
   /** piscina only: the worker entry (tests substitute one that injects faults). */
   workerFile?: string;
+  /** redis only: the server, `redis://[:password@]host:port[/db]` or `rediss://…`. */
+  url?: string;
+  /** redis only: how long a lost server is retried before the sweep stops, ms. */
+  lostMs?: number;
 }
 
 export const EXECUTORS = {
@@ -20,6 +25,12 @@ export const EXECUTORS = {
   piscina: (o: ExecutorOptions): Executor => new PiscinaExecutor(o),
   /** Child processes speaking JSON: nothing shared, as a remote worker would be. */
   child: (o: ExecutorOptions): Executor => new ChildProcessExecutor(o),
+  /** Worker processes on any machine, through a BullMQ queue on Redis (`npm run worker`);
+   * `workers` is the threads expected across them, which sizes the batches. */
+  redis: (o: ExecutorOptions): Executor => {
+    if (!o.url) throw new RangeError('the redis executor needs a url');
+    return new RedisExecutor({ url: o.url, workers: o.workers, lostMs: o.lostMs });
+  },
 } as const;
 
 export type ExecutorName = keyof typeof EXECUTORS;
