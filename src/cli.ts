@@ -310,6 +310,7 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
         })
       : await runSweep(plan, { ...common, from });
     complete = !summary.interrupted;
+    if (complete) executor.finished?.(plan);
     if (ticker) process.stderr.write('\r\x1b[K');
     if (pipeClosed) return EXIT.OK;
     say(bestRuns(plan, tally.optimizers));

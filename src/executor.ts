@@ -25,6 +25,9 @@ export interface Executor {
    * (called in order): an executor that keeps results outside the process may let
    * them go. */
   passed?(plan: Plan, next: number): void;
+  /** The sweep of `plan` is complete (every run written): what the executor keeps for
+   * it elsewhere may go when it closes. */
+  finished?(plan: Plan): void;
   /** The runs in progress and the workers connected, as lately known. */
   progress(): Promise<Progress>;
   close(): Promise<void>;

@@ -74,5 +74,7 @@ export async function collect(
     ...options,
     consumers: [new RowWriter(plan, (bytes) => void (csv += Buffer.from(bytes).toString('utf8'))), tally, ...more],
   });
+  // As the CLI does: a complete sweep lets the executor drop what it keeps for it.
+  if (!outcome.interrupted) executor.finished?.(plan);
   return { csv, outcome, summary: tally.optimizers };
 }

@@ -18,6 +18,8 @@ import type { LiveRun } from '../src/protocol.js';
 import { records } from '../src/results.js';
 import { runSweep, type Consumer } from '../src/sweep.js';
 import { collect } from './helpers.js';
+import { RowWriter, columnsOf, headerLine } from '../src/csv.js';
+import { runEarlyStopping } from '../src/early.js';
 import {
   REDIS_SERVER,
   startRedis,
@@ -126,6 +128,30 @@ describe.skipIf(!REDIS_SERVER)('sweeps through BullMQ on a real Redis', () => {
     },
   );
 
+  it('early stopping through Redis: the same rows as the local pool (rungs ask for the same runs at fewer steps); no keys left', async () => {
+    const halving = { ...grid, earlyStopping: { method: 'successive-halving', minSteps: 20, reduction: 3 } } as Plan;
+    const rows = async (e: Executor): Promise<string> => {
+      let csv = '';
+      const out = await runEarlyStopping(halving, {
+        executor: e,
+        journal: { accept: () => undefined },
+        consumers: [new RowWriter(halving, (b) => void (csv += Buffer.from(b).toString('utf8')))],
+      });
+      expect(out.interrupted).toBe(false);
+      e.finished?.(halving);
+      return untimed(headerLine(columnsOf(halving)) + csv);
+    };
+    const pool = createExecutor('piscina', { workers: 2 });
+    const want = await rows(pool).finally(() => pool.close());
+    expect(want).toContain(',pruned,');
+    while (workers.length < 1) workers.push(await startWorker(redis.url, { lockMs: LOCK_MS }));
+    const e = executor();
+    await e.ready();
+    expect(await rows(e)).toBe(want);
+    await e.close();
+    await noKeysLeft();
+  });
+
   it('shows the runs in progress on the workers, their step advancing; nothing after', async () => {
     // Runs of a second or more: the workers send progress every half second.
     const long = parseConfig(
@@ -159,6 +185,7 @@ describe.skipIf(!REDIS_SERVER)('sweeps through BullMQ on a real Redis', () => {
     for (const r of seen) steps.set(r.runId, (steps.get(r.runId) ?? new Set()).add(r.step));
     expect([...steps.values()].some((s) => s.size > 1)).toBe(true);
     expect((await e.progress()).runs).toEqual([]);
+    e.finished?.(long);
     await e.close();
   });
 

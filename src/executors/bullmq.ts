@@ -342,12 +342,15 @@ export class RedisExecutor implements Executor {
     const sweep = this.sweeps.get(this.fingerprintOf(plan));
     if (!sweep) return;
     void sweep.then((s) => {
-      if (next >= plan.total) s.complete = true;
       const gone = s.stored.filter((x) => x.end <= next);
       if (!gone.length || this.failure) return;
       s.stored = s.stored.filter((x) => x.end > next);
       this.client!.hdel(s.results, ...gone.map((x) => x.field)).catch(() => undefined);
     });
+  }
+
+  finished(plan: Plan): void {
+    void this.sweeps.get(this.fingerprintOf(plan))?.then((s) => (s.complete = true));
   }
 
   progress(): Promise<Progress> {

@@ -151,12 +151,13 @@ export interface JobData {
  * (curves, rows), then the attempt (a retry of the same runs must not find the
  * result it retries). */
 export function resultField(request: BatchRequest, attempt = 0): string {
-  const base = `${request.first}:${request.count}:${request.curveEvery}:${request.encodeRows ? 1 : 0}`;
+  // The budget too: a rung of early stopping asks for the same runs at fewer steps.
+  const base = `${request.first}:${request.count}:${request.budget}:${request.curveEvery}:${request.encodeRows ? 1 : 0}`;
   return attempt === 0 ? base : `${base}#${attempt}`;
 }
 
 /** A first-attempt field read back: its runs, and what they were computed with. */
 export function readField(field: string): { first: number; count: number; settings: string } | undefined {
-  const m = /^(\d+):(\d+):(\d+:[01])$/.exec(field);
+  const m = /^(\d+):(\d+):(\d+:\d+:[01])$/.exec(field);
   return m ? { first: Number(m[1]), count: Number(m[2]), settings: m[3] } : undefined;
 }
