@@ -62,9 +62,12 @@ export const AXIS_SYMBOL: Readonly<Record<AxisName, string>> = {
   weight_decay: 'λ',
 };
 
-/** A value as a figure or table shows it: four significant digits. */
+/** A value as a figure or table shows it: four significant digits, and an exponent
+ * beyond 10⁶ and below 10⁻⁴. */
 export function short(x: number): string {
   if (!Number.isFinite(x)) return '';
+  const a = Math.abs(x);
+  if (a !== 0 && (a >= 1e6 || a < 1e-4)) return x.toExponential(3).replace(/\.?0+e/, 'e');
   return String(Number(x.toPrecision(4)));
 }
 
@@ -190,6 +193,8 @@ export interface HeatCell {
   readonly value: number;
   readonly mark: Mark;
   readonly label: string;
+  /** Whether the cell's colour is dark (its label is then white). */
+  readonly dark: boolean;
 }
 
 export interface Heatmap {
@@ -205,8 +210,14 @@ export interface Heatmap {
 export interface BestPanel {
   readonly rank: number;
   readonly title: string;
+  /** The trial's value and settings. */
+  readonly subtitle: string;
   readonly runId: number;
-  readonly points: readonly { readonly x: number; readonly value: number; readonly kind: 'held-out' | 'training' }[];
+  readonly points: readonly {
+    readonly x: number;
+    readonly value: number;
+    readonly kind: 'held-out' | 'training' | 'loss';
+  }[];
   readonly missing?: string;
 }
 
@@ -574,6 +585,7 @@ function heatmaps(
   loss: boolean,
 ): Heatmap[] {
   const out: Heatmap[] = [];
+  const higher = summary.rank.higher;
   for (const opt of plan.optimizers) {
     if ((gridAxis(plan, opt.name, 'lr')?.length ?? 0) < 2) continue;
     // lr × momentum by default; else lr × the optimizer's first other grid axis.
@@ -583,18 +595,20 @@ function heatmaps(
     if (!second) continue;
     const rows = summary.rows.filter((r) => r.optimizer === opt.name);
     const chosen = bestBy(rows, (r) => `${r.axes.lr}|${r.axes[second]}`);
-    const cells = [...chosen.values()].map((r) => {
-      const v = value(r);
+    const raw = [...chosen.values()].map((r) => ({ x: r.axes.lr!, y: r.axes[second]!, v: value(r) }));
+    const shown = raw.filter((c) => markOf(c.v) === 'value').map((c) => c.v);
+    const logColor = loss && shown.every((v) => v > 0);
+    const t = (v: number): number => (logColor ? Math.log(v) : v);
+    const lo = Math.min(...shown.map(t));
+    const hi = Math.max(...shown.map(t));
+    const cells = raw.map(({ x, y, v }) => {
       const mark = markOf(v);
-      return {
-        x: r.axes.lr!,
-        y: r.axes[second]!,
-        value: mark === 'value' ? v : NaN,
-        mark,
-        label: mark === 'value' ? short(v) : mark === 'no-ok' ? 'no ok run' : '',
-      };
+      // Viridis runs dark to light; the better end is light.
+      const u = hi > lo ? (t(v) - lo) / (hi - lo) : 0.5;
+      const dark = mark === 'value' && (higher ? u < 0.45 : u > 0.55);
+      const label = mark === 'value' ? short(v) : mark === 'no-ok' ? 'no ok run' : 'off scale';
+      return { x, y, value: mark === 'value' ? v : NaN, mark, label, dark };
     });
-    const logColor = loss && cells.every((c) => c.mark !== 'value' || c.value > 0);
     out.push({
       optimizer: opt.name,
       axes: ['lr', second],
@@ -637,12 +651,14 @@ function bestN(
         if (accuracy) {
           points.push({ x, value: curve.values[p * width + held], kind: 'held-out' });
           points.push({ x, value: curve.values[p * width + train], kind: 'training' });
-        } else points.push({ x, value: curve.values[p * width], kind: 'training' });
+        } else points.push({ x, value: curve.values[p * width], kind: 'loss' });
       }
     const heldValue = row.stats[summary.columns.indexOf(summary.rank.column)].mean;
+    const detail = `${plan.optimizers.length > 1 ? DISPLAY[row.optimizer] + ' ' : ''}${settings(plan, row)}`;
     return {
       rank: k + 1,
-      title: `Best-${k + 1} ${plan.optimizers.length > 1 ? DISPLAY[row.optimizer] + ' ' : ''}(${summary.rank.column} ${short(heldValue)})`,
+      title: `Best-${k + 1}`,
+      subtitle: `${summary.rank.column} ${short(heldValue)} · ${detail}`,
       runId,
       points: points.filter((p) => Number.isFinite(p.value)),
       ...(!curve && { missing: byId.has(runId) ? `no curve for run ${runId}` : `run ${runId} not written` }),

@@ -24,7 +24,6 @@ export const HATCH = 'hatch';
 
 /** Each optimizer keeps its colour in every figure. */
 const OPTIMIZER_COLORS = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#b279a2', '#9d755d'];
-export const optimizerColor = { domain: Object.values(DISPLAY), range: OPTIMIZER_COLORS };
 
 const seriesColor = (series: readonly { key: string; optimizer: keyof typeof DISPLAY }[]): object => ({
   domain: series.map((s) => s.key),
@@ -37,8 +36,14 @@ export function metricTitle(info: ReportInfo): string {
   return `${column} (mean over ${info.plan.seeds.length > 1 ? 'seeds' : 'the seed'})`;
 }
 
+/** Log-axis labels: plain between 0.001 and 10⁴, else 1e−7 style (not 0.0000001). */
+const LOG_AXIS = {
+  labelExpr:
+    "abs(datum.value) >= 1e-3 && abs(datum.value) < 1e4 ? format(datum.value, '~g') : format(datum.value, '.0e')",
+};
+
 const NO_OK_LEGEND = 'no ok run (diverged or error)';
-const OFF_SCALE_LEGEND = 'beyond the axis (> 1000 × the starting loss)';
+const OFF_SCALE_LEGEND = 'off the scale (> 1000 × the start)';
 
 export function trajectorySpec(t: Trajectories): VlSpec {
   const columns = t.panels.length <= 4 ? 2 : 3;
@@ -106,7 +111,9 @@ export function trajectorySpec(t: Trajectories): VlSpec {
 }
 
 export function curveSpec(c: CurveBands, stepTitle: string): VlSpec {
-  const y = { type: 'quantitative', scale: { type: c.log ? 'log' : 'linear' }, title: 'loss' } as const;
+  const y = c.log
+    ? { type: 'quantitative', scale: { type: 'log' }, axis: LOG_AXIS, title: 'loss' }
+    : { type: 'quantitative', title: 'loss' };
   const color = {
     field: 'series',
     type: 'nominal',
@@ -126,7 +133,7 @@ export function curveSpec(c: CurveBands, stepTitle: string): VlSpec {
           x: { field: 'step', type: 'quantitative', title: stepTitle },
           y: { field: 'min', ...y },
           y2: { field: 'max' },
-          color,
+          color: { ...color, legend: null },
         },
       },
       {
@@ -141,7 +148,13 @@ export function curveSpec(c: CurveBands, stepTitle: string): VlSpec {
 /** The book's figure: each optimizer's smoothed training loss, markers every so often, loss 0–1. */
 export function smoothedSpec(s: Smoothed): VlSpec {
   const names = [...new Set(s.points.map((p) => p.series))];
-  const color = { field: 'series', type: 'nominal', scale: optimizerColor, title: null } as const;
+  const colors = Object.values(DISPLAY);
+  const color = {
+    field: 'series',
+    type: 'nominal',
+    scale: { domain: names, range: names.map((n) => OPTIMIZER_COLORS[colors.indexOf(n)]) },
+    title: null,
+  } as const;
   const shape = {
     field: 'series',
     type: 'nominal',
@@ -196,7 +209,7 @@ export function lrSpec(l: LrLines, info: ReportInfo): VlSpec {
   const y = {
     field: 'value',
     type: 'quantitative',
-    scale: { type: l.logY ? 'log' : 'linear', zero: false },
+    ...(l.logY ? { scale: { type: 'log' }, axis: LOG_AXIS } : { scale: { zero: false } }),
     title: metricTitle(info),
   } as const;
   const color = { field: 'series', type: 'nominal', scale: seriesColor(series), title: 'optimizer, α' } as const;
@@ -218,7 +231,7 @@ export function lrSpec(l: LrLines, info: ReportInfo): VlSpec {
         mark: { type: 'point', filled: true, size: 30 },
         encoding: { x, y, color },
       },
-      edgeMarks('lr_edge', x, y, { color }),
+      ...(l.points.some((p) => p.mark !== 'value') ? [edgeMarks('lr_edge', x, y, { color })] : []),
     ],
   };
 }
@@ -226,24 +239,30 @@ export function lrSpec(l: LrLines, info: ReportInfo): VlSpec {
 export function heatmapSpec(h: Heatmap, info: ReportInfo): VlSpec {
   const xs = [...new Set(h.cells.map((c) => c.x))].sort((a, b) => a - b);
   const ys = [...new Set(h.cells.map((c) => c.y))].sort((a, b) => a - b);
-  const x = { field: 'x', type: 'ordinal', scale: { domain: xs }, title: 'learning rate (lr)' } as const;
+  const x = {
+    field: 'x',
+    type: 'ordinal',
+    scale: { domain: xs },
+    axis: { labelAngle: 0 },
+    title: 'learning rate (lr)',
+  };
   const y = {
     field: 'y',
     type: 'ordinal',
     scale: { domain: ys.slice().reverse() },
-    title: `${AXIS_SYMBOL[h.axes[1]]} (${h.axes[1]})`,
-  } as const;
-  const cell = Math.max(14, Math.min(48, Math.floor(520 / xs.length)));
+    title: axisTitle(h.axes[1]),
+  };
+  const labels = h.cells.length <= 100;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: DISPLAY[h.optimizer],
     data: { values: h.cells },
-    width: cell * xs.length,
-    height: Math.max(14, Math.min(40, Math.floor(320 / ys.length))) * ys.length,
+    width: Math.max(16, Math.min(72, Math.floor(640 / xs.length))) * xs.length,
+    height: Math.max(16, Math.min(44, Math.floor(360 / ys.length))) * ys.length,
     layer: [
       {
         name: `cells_${h.optimizer}`,
-        transform: [{ filter: "datum.mark !== 'no-ok'" }],
+        transform: [{ filter: "datum.mark === 'value'" }],
         mark: { type: 'rect', stroke: 'white', strokeWidth: 1 },
         encoding: {
           x,
@@ -252,9 +271,15 @@ export function heatmapSpec(h: Heatmap, info: ReportInfo): VlSpec {
             field: 'value',
             type: 'quantitative',
             scale: { type: h.logColor ? 'log' : 'linear', scheme: 'viridis', reverse: !info.metric.higher },
-            title: info.metric.column,
+            legend: { format: '.3~g', title: info.metric.column },
           },
         },
+      },
+      {
+        name: `offscale_${h.optimizer}`,
+        transform: [{ filter: "datum.mark === 'off-scale'" }],
+        mark: { type: 'rect', fill: '#555', stroke: 'white', strokeWidth: 1 },
+        encoding: { x, y },
       },
       {
         name: `hatched_${h.optimizer}`,
@@ -262,16 +287,19 @@ export function heatmapSpec(h: Heatmap, info: ReportInfo): VlSpec {
         mark: { type: 'rect', fill: `url(#${HATCH})`, stroke: '#888', strokeWidth: 1 },
         encoding: { x, y },
       },
-      ...(h.cells.length <= 100
+      ...(labels
         ? [
             {
               name: `labels_${h.optimizer}`,
-              mark: { type: 'text', fontSize: 10 } as const,
+              mark: { type: 'text', fontSize: 10 },
               encoding: {
                 x,
                 y,
                 text: { field: 'label' },
-                color: { value: '#111' },
+                color: {
+                  condition: { test: "datum.dark || datum.mark === 'off-scale'", value: 'white' },
+                  value: '#111',
+                },
               },
             },
           ]
@@ -280,18 +308,19 @@ export function heatmapSpec(h: Heatmap, info: ReportInfo): VlSpec {
   };
 }
 
-/** The book's "Best-1 … Best-20": held-out accuracy solid, training dashed. */
+/** The book's "Best-1 … Best-20": held-out accuracy solid, training dashed (the book
+ * draws no legend; the caption says it). Without accuracies, the loss, solid. */
 export function bestNSpec(b: BestN): VlSpec {
   const y = b.accuracy
-    ? ({ field: 'value', type: 'quantitative', scale: { domain: [0, 1] }, title: 'accuracy' } as const)
-    : ({ field: 'value', type: 'quantitative', scale: { type: 'log' }, title: 'loss' } as const);
+    ? { field: 'value', type: 'quantitative', scale: { domain: [0, 1] }, title: 'accuracy' }
+    : { field: 'value', type: 'quantitative', scale: { type: 'log' }, axis: LOG_AXIS, title: 'loss' };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     columns: 4,
-    spacing: 16,
+    spacing: 14,
     concat: b.panels.map((p) => ({
-      title: { text: p.title, fontSize: 11 },
-      width: 170,
+      title: { text: p.title, subtitle: p.subtitle, fontSize: 12, subtitleFontSize: 10, subtitleColor: '#555' },
+      width: 180,
       height: 110,
       layer: [
         {
@@ -305,16 +334,14 @@ export function bestNSpec(b: BestN): VlSpec {
               field: 'kind',
               type: 'nominal',
               scale: {
-                domain: ['held-out', 'training'],
+                domain: ['held-out', 'training', 'loss'],
                 range: [
                   [1, 0],
                   [4, 3],
+                  [1, 0],
                 ],
               },
-              legend:
-                p.rank === 1
-                  ? { title: null, labelExpr: `datum.label === 'held-out' ? '${b.heldOut}' : 'training'` }
-                  : null,
+              legend: null,
             },
           },
         },
@@ -322,8 +349,8 @@ export function bestNSpec(b: BestN): VlSpec {
           ? [
               {
                 data: { values: [{ text: p.missing }] },
-                mark: { type: 'text', fontSize: 11, color: '#a00' } as const,
-                encoding: { text: { field: 'text' }, x: { value: 85 }, y: { value: 55 } },
+                mark: { type: 'text', fontSize: 11, color: '#a00' },
+                encoding: { text: { field: 'text' }, x: { value: 90 }, y: { value: 55 } },
               },
             ]
           : []),
@@ -336,7 +363,7 @@ export function sampledSpec(s: Sampled, info: ReportInfo): VlSpec {
   const y = {
     field: 'value',
     type: 'quantitative',
-    scale: { type: s.logY ? 'log' : 'linear', zero: false },
+    ...(s.logY ? { scale: { type: 'log' }, axis: LOG_AXIS } : { scale: { zero: false } }),
     title: metricTitle(info),
   } as const;
   const color = {
@@ -352,8 +379,8 @@ export function sampledSpec(s: Sampled, info: ReportInfo): VlSpec {
       const x = {
         field: axis,
         type: 'quantitative',
-        scale: { type: log ? 'log' : 'linear', zero: false },
-        title: `${AXIS_SYMBOL[axis]} (${axis})`,
+        ...(log ? { scale: { type: 'log' } } : { scale: { zero: false } }),
+        title: axisTitle(axis),
       } as const;
       return {
         width: 300,
@@ -365,12 +392,22 @@ export function sampledSpec(s: Sampled, info: ReportInfo): VlSpec {
             mark: { type: 'point', filled: true, size: 22, opacity: 0.75 },
             encoding: { x, y, color },
           },
-          {
-            ...edgeMarks(`sampled_edge_${axis}`, x, y, { color }),
-            transform: [{ filter: `datum.mark !== 'value' && isValid(datum['${axis}'])` }],
-          },
+          // Only where there are such marks: an empty layer leaves its scales no extent.
+          ...(s.points.some((p) => p.mark !== 'value' && p.values[axis] !== undefined)
+            ? [
+                {
+                  ...edgeMarks(`sampled_edge_${axis}`, x, y, { color }),
+                  transform: [{ filter: `datum.mark !== 'value' && isValid(datum['${axis}'])` }],
+                },
+              ]
+            : []),
         ],
       };
     }),
   };
+}
+
+/** `α (momentum)`; `lr` alone. */
+function axisTitle(axis: keyof typeof AXIS_SYMBOL): string {
+  return AXIS_SYMBOL[axis] === axis ? axis : `${AXIS_SYMBOL[axis]} (${axis})`;
 }
