@@ -161,7 +161,14 @@ describe.skipIf(skip)('the report in Chromium', () => {
 
   it('draws a heatmap per optimizer with one cell per lr × momentum pair, hatched where every run diverged', async () => {
     const p = pages.get('bowl-grid')!;
-    expect(await figures(p)).toEqual(['leaderboard', 'trajectories', 'curves', 'lr', 'heatmap-momentum', 'heatmap-nesterov']);
+    expect(await figures(p)).toEqual([
+      'leaderboard',
+      'trajectories',
+      'curves',
+      'lr',
+      'heatmap-momentum',
+      'heatmap-nesterov',
+    ]);
     for (const opt of ['momentum', 'nesterov']) {
       const cells = await marks(p, `#heatmap-${opt} g.cells_${opt}_marks`);
       const hatched = await marks(p, `#heatmap-${opt} g.hatched_${opt}_marks`);
