@@ -70,22 +70,38 @@ export function contour(values: Float64Array, domain: Domain): Contour {
   ].filter((v) => v !== undefined && v > finite[0]);
   const points: ContourPoint[] = [];
   let line = 0;
-  // d3-contour puts sample k at coordinate k, and closes rings along the grid's
-  // border (coordinates 0 and GRID): those border points break the polyline.
-  const border = (c: number): boolean => c <= 0 || c >= GRID - 1;
-  for (const shape of contours().size([GRID, GRID]).thresholds(levels)(
-    Array.from(values, (v) => (Number.isNaN(v) ? Infinity : v)),
-  )) {
+  // Unsmoothed, d3-contour puts each point midway between two neighbouring samples
+  // (sample (i, j) centred at (i + ½, j + ½)): one coordinate an integer k, the edge
+  // between samples k − 1 and k, the other the samples' own half-integer. Points on
+  // the grid's border (k = 0 or GRID) close rings around the outside: there the
+  // polyline breaks. Between the two samples, the level is placed by linear
+  // interpolation, in sample units (sample i at i).
+  const value = (i: number, j: number): number => values[j * GRID + i];
+  const input = Array.from(values, (v) => (Number.isNaN(v) ? Infinity : v));
+  for (const shape of contours().size([GRID, GRID]).smooth(false).thresholds(levels)(input)) {
+    const level = shape.value;
+    const cross = (v0: number, v1: number): number => {
+      const t = (level - v0) / (v1 - v0);
+      return Number.isFinite(t) ? Math.min(1, Math.max(0, t)) : 0.5;
+    };
     for (const polygon of shape.coordinates)
       for (const ring of polygon) {
         let i = 0;
         for (const [gx, gy] of ring) {
-          if (border(gx) || border(gy)) {
+          let col: number;
+          let row: number;
+          if (Number.isInteger(gx) && gx > 0 && gx < GRID) {
+            row = gy - 0.5;
+            col = gx - 1 + cross(value(gx - 1, row), value(gx, row));
+          } else if (Number.isInteger(gy) && gy > 0 && gy < GRID) {
+            col = gx - 0.5;
+            row = gy - 1 + cross(value(col, gy - 1), value(col, gy));
+          } else {
             if (i > 0) line++;
             i = 0;
             continue;
           }
-          points.push({ level: shape.value, line, i: i++, x: at(domain.x, gx), y: at(domain.y, gy) });
+          points.push({ level, line, i: i++, x: at(domain.x, col), y: at(domain.y, row) });
         }
         line++;
       }

@@ -172,6 +172,10 @@ export interface Smoothed {
 export interface LrPoint {
   readonly series: string;
   readonly optimizer: OptimizerName;
+  /** The optimizer's display name (the colour). */
+  readonly name: string;
+  /** `α=0.9`, or `no α` for an optimizer without momentum (the dash). */
+  readonly alpha: string;
   readonly lr: number;
   /** The best configuration's mean (over the axes not drawn); NaN for no-ok. */
   readonly value: number;
@@ -560,6 +564,8 @@ function lrLines(
   const raw = [...chosen.values()].map((r) => ({
     series: seriesKey(r),
     optimizer: r.optimizer,
+    name: DISPLAY[r.optimizer],
+    alpha: r.axes.momentum === undefined ? 'no α' : `α=${short(r.axes.momentum)}`,
     lr: r.axes.lr!,
     v: value(r),
   }));
@@ -571,7 +577,8 @@ function lrLines(
   );
   const points = raw.map((p) => {
     const mark = markOf(p.v);
-    return { series: p.series, optimizer: p.optimizer, lr: p.lr, value: mark === 'value' ? p.v : edge, mark };
+    const { v, ...rest } = p;
+    return { ...rest, value: mark === 'value' ? v : edge, mark };
   });
   const over = [...new Set(eligible.flatMap((o) => otherGridAxes(plan, o, ['lr', 'momentum'])))];
   return { points, logY, edge, over };

@@ -7,6 +7,7 @@
 import { View, parse } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { SummaryRow } from '../aggregate.js';
+import { useTextWidths } from './text-width.js';
 import { DISPLAY, LEADERBOARD_ROWS, reportInfo, short, type ReportInfo, type ReportInput } from './info.js';
 import {
   HATCH,
@@ -53,6 +54,7 @@ const logger = {
 
 /** A spec as SVG markup. */
 export async function toSvg(spec: VlSpec): Promise<string> {
+  useTextWidths();
   const vg = compile(spec as unknown as TopLevelSpec, { config: CONFIG, logger: logger as never }).spec;
   const view = new View(parse(vg), { renderer: 'none', logger: logger as never });
   try {

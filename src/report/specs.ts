@@ -204,7 +204,8 @@ function edgeMarks(name: string, x: object, y: object, extra: object = {}) {
 }
 
 export function lrSpec(l: LrLines, info: ReportInfo): VlSpec {
-  const series = [...new Map(l.points.map((p) => [p.series, { key: p.series, optimizer: p.optimizer }])).values()];
+  const names = Object.values(DISPLAY).filter((n) => l.points.some((p) => p.name === n));
+  const alphas = [...new Set(l.points.map((p) => p.alpha))].sort();
   const x = { field: 'lr', type: 'quantitative', scale: { type: 'log' }, title: 'learning rate (lr)' } as const;
   const y = {
     field: 'value',
@@ -212,7 +213,30 @@ export function lrSpec(l: LrLines, info: ReportInfo): VlSpec {
     ...(l.logY ? { scale: { type: 'log' }, axis: LOG_AXIS } : { scale: { zero: false } }),
     title: metricTitle(info),
   } as const;
-  const color = { field: 'series', type: 'nominal', scale: seriesColor(series), title: 'optimizer, α' } as const;
+  const colors = Object.values(DISPLAY);
+  const color = {
+    field: 'name',
+    type: 'nominal',
+    scale: { domain: names, range: names.map((n) => OPTIMIZER_COLORS[colors.indexOf(n)]) },
+    title: 'optimizer',
+  } as const;
+  const dash = {
+    field: 'alpha',
+    type: 'nominal',
+    scale: {
+      domain: alphas,
+      range: alphas.map(
+        (_, i) =>
+          [
+            [1, 0],
+            [6, 3],
+            [2, 2],
+            [8, 2, 2, 2],
+          ][i % 4],
+      ),
+    },
+    title: 'momentum',
+  } as const;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     data: { values: l.points },
@@ -222,8 +246,8 @@ export function lrSpec(l: LrLines, info: ReportInfo): VlSpec {
       {
         name: 'lr_lines',
         transform: [{ filter: "datum.mark === 'value'" }],
-        mark: { type: 'line', point: false },
-        encoding: { x, y, color, strokeDash: { field: 'series', type: 'nominal', legend: null } },
+        mark: { type: 'line' },
+        encoding: { x, y, color, strokeDash: dash, detail: { field: 'series' } },
       },
       {
         name: 'lr_points',
