@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReport, warnings } from '../src/report/render.js';
 import type { Curve, RunRecord } from '../src/results.js';
-import { CHROMIUM, INSTALL, hasChromium, launch, open, type Browser, type Opened } from './browser.js';
+import { CHROMIUM, INSTALL, hasChromium, launch, open, type Browser, type Opened } from '../bench/chromium.js';
 import { plan, runPlan, type Fixture } from './sweep-fixture.js';
 
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url));

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { contour, lossGrid } from '../src/report/contour.js';
 import { BEST_N, curveRuns, reportInfo, short } from '../src/report/info.js';
+import { rerunCurves } from '../src/report/rerun.js';
 import { kaiser, smoothCurve } from '../src/report/smooth.js';
 import { aggregate } from '../src/aggregate.js';
 import { plan, runPlan } from './sweep-fixture.js';
@@ -163,5 +164,26 @@ describe('what each figure is given', () => {
       '123.5',
       '0',
     ]);
+  });
+});
+
+describe('curves re-run for what the figures draw', () => {
+  it('are the curves the sweep would have recorded', async () => {
+    const p = plan({
+      name: 're',
+      problem: { name: 'rosenbrock', dim: 2 },
+      optimizers: ['momentum', 'adam'],
+      lr: [0.001, 0.01],
+      momentum: [0.5, 0.9],
+      steps: 50,
+    });
+    const f = await runPlan(p, { curveEvery: 5 });
+    const ids = curveRuns(p, aggregate(p, f.records));
+    const again = await rerunCurves(p, ids, 5);
+    expect([...again.keys()]).toEqual(ids);
+    for (const id of ids) {
+      expect(again.get(id)!.step).toEqual(f.curves.get(id)!.step);
+      expect(again.get(id)!.values).toEqual(f.curves.get(id)!.values);
+    }
   });
 });
