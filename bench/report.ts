@@ -3,24 +3,22 @@
  * open time in Chromium (goals: under 10 MB, under 3 s). Two sweeps: a grid (the
  * analytic bench's 100,800 bowl runs: 1,400 configurations of 72 seeds) and a random
  * search (100,002 Rosenbrock trials of one seed each: every run its own
- * configuration). Each runs through the engine on 2 workers into a CSV, is read back
- * as records, has the runs its figures draw re-run for their curves, and is rendered;
- * Chromium then opens the file REPEATS times in a fresh profile.
+ * configuration). Each runs through the CLI (`npm run sweep`, 2 workers) into a CSV
+ * and its manifest, is read back (`readSweep`), has the runs its figures draw re-run
+ * for their curves, and is rendered; Chromium then opens the file REPEATS times in a
+ * fresh profile.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { aggregate } from '../src/aggregate.js';
-import { parseConfig } from '../src/config/load.js';
-import type { Plan } from '../src/grid.js';
-import { PiscinaExecutor } from '../src/pool.js';
+import { ROOT } from '../src/paths.js';
+import { readSweep } from '../src/read.js';
 import { curveRuns } from '../src/report/info.js';
 import { renderReport } from '../src/report/render.js';
 import { rerunCurves } from '../src/report/rerun.js';
-import { formatHeader, layout } from '../src/sink.js';
-import { runSweep } from '../src/sweep.js';
 import { CHROMIUM, INSTALL, hasChromium, launch, open } from './chromium.js';
-import { recordsFromCsv } from './csv-records.js';
 
 const REPEATS = 5;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -61,15 +59,23 @@ interface Measured {
   loadEventMs: number[];
 }
 
-async function measure(plan: Plan, executor: PiscinaExecutor, dir: string): Promise<Measured> {
-  let csv = formatHeader(layout(plan));
+async function measure(config: { name: string }, dir: string): Promise<Measured> {
+  const configFile = join(dir, `${config.name}.json`);
+  const csv = join(dir, `${config.name}.csv`);
+  writeFileSync(configFile, JSON.stringify(config));
   let t = performance.now();
-  await runSweep(plan, { executor, write: (text) => void (csv += text) });
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'dist/src/cli.js'), configFile, '--out', csv, '--workers', '2', '--no-progress'],
+    {
+      stdio: 'ignore',
+    },
+  );
   const sweepS = (performance.now() - t) / 1000;
   t = performance.now();
-  const records = recordsFromCsv(plan, csv);
+  const { plan, records, complete } = await readSweep(csv);
   const readS = (performance.now() - t) / 1000;
-  if (records.length !== plan.total) throw new Error(`read ${records.length} of ${plan.total} runs`);
+  if (!complete || records.length !== plan.total) throw new Error(`read ${records.length} of ${plan.total} runs`);
   t = performance.now();
   const ids = curveRuns(plan, aggregate(plan, records));
   const curves = await rerunCurves(plan, ids, Math.max(1, Math.round(plan.steps / 100)));
@@ -117,14 +123,10 @@ export async function reportBench(say: (line: string) => void): Promise<void> {
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'sweep-report-bench-'));
-  const executor = new PiscinaExecutor({ workers: 2 });
-  await executor.ready();
   const rows: [string, Measured][] = [];
   try {
-    for (const [name, config] of Object.entries(SWEEPS))
-      rows.push([name, await measure(parseConfig(JSON.stringify(config), `bench:${name}`), executor, dir)]);
+    for (const [name, config] of Object.entries(SWEEPS)) rows.push([name, await measure(config, dir)]);
   } finally {
-    await executor.close();
     rmSync(dir, { recursive: true, force: true });
   }
   say(
@@ -136,6 +138,6 @@ export async function reportBench(say: (line: string) => void): Promise<void> {
       `| ${name} | ${m.runs.toLocaleString('en-US')} | ${m.configurations.toLocaleString('en-US')} | ${(m.bytes / 1e6).toFixed(2)} | ${(median(m.openMs) / 1000).toFixed(2)} | ${(Math.max(...m.openMs) / 1000).toFixed(2)} | ${(median(m.loadEventMs) / 1000).toFixed(2)} | ${m.renderS.toFixed(1)} | ${m.curveRuns} (${m.rerunS.toFixed(2)} s) |`,
     );
   say(
-    `\nOpen: from page.goto to the load event of a file:// page (inline SVG, no script but the leaderboard's sort), in a fresh headless Chromium (${CHROMIUM}), ${REPEATS} times; load event: the page's own navigation timing. Render: renderReport (aggregating, the contour, compiling and rendering every figure with vega-lite and vega). Sweeps on 2 workers (${rows.map(([n, m]) => `${n} ${m.sweepS.toFixed(1)} s`).join(', ')}), their CSV read back in ${rows.map(([n, m]) => `${n} ${m.readS.toFixed(1)} s`).join(', ')}. Goals: under 10 MB, under 3 s.`,
+    `\nOpen: from page.goto to the load event of a file:// page (inline SVG, no script but the leaderboard's sort), in a fresh headless Chromium (${CHROMIUM}), ${REPEATS} times; load event: the page's own navigation timing. Render: renderReport (aggregating, the contour, compiling and rendering every figure with vega-lite and vega). Sweeps by the CLI on 2 workers (${rows.map(([n, m]) => `${n} ${m.sweepS.toFixed(1)} s`).join(', ')}), their CSV read back by readSweep in ${rows.map(([n, m]) => `${n} ${m.readS.toFixed(1)} s`).join(', ')}. Goals: under 10 MB, under 3 s.`,
   );
 }

@@ -18,7 +18,7 @@
 import { specAt, type AxisName, type Plan } from './grid.js';
 import type { OptimizerName } from './optimizers/index.js';
 import { STATUS_CODE, type ResultBatch, type RunRecord } from './results.js';
-import { layout, record } from './sink.js';
+import { columnsOf, csvLine } from './csv.js';
 
 export interface Stats {
   readonly mean: number;
@@ -118,7 +118,7 @@ export class Aggregator {
   private last = -1;
 
   constructor(readonly plan: Plan) {
-    const l = layout(plan);
+    const l = columnsOf(plan);
     this.rankBy = l.rank;
     this.columns = l.rank.column === 'final_loss' ? ['final_loss'] : ['final_loss', l.rank.column];
     this.metricIndex = this.columns.map((c) => (c === 'final_loss' ? -1 : l.metrics.indexOf(c)));
@@ -238,14 +238,14 @@ export function summaryHeader(plan: Plan, summary: Pick<Summary, 'columns'>): st
 /** `results/<name>.summary.csv`: the header and one record per configuration, in the
  * results CSV's formatting (shortest round-trip numbers, blank for non-finite). */
 export function summaryCsv(plan: Plan, summary: Summary): string {
-  let text = record(summaryHeader(plan, summary));
+  let text = csvLine(summaryHeader(plan, summary));
   for (const row of summary.rows) {
     const cells: unknown[] = [row.optimizer, ...plan.columns.map((a) => row.axes[a])];
     if (plan.random) cells.push(row.trial);
     cells.push(row.seeds, row.ok, row.diverged, row.error);
     for (const s of row.stats) cells.push(s.mean, s.std, s.min, s.max);
     cells.push(row.rank);
-    text += record(cells);
+    text += csvLine(cells);
   }
   return text;
 }

@@ -6,10 +6,12 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { Aggregator, aggregate, ranks, stats, summaryCsv } from '../src/aggregate.js';
-import { specAt } from '../src/grid.js';
 import { batchOf, sliceBatch, type RunRecord } from '../src/results.js';
-import { layout, row } from '../src/sink.js';
-import { plan, runPlan } from './sweep-fixture.js';
+import { runBatch, runBytes } from '../src/batch.js';
+import { columnsOf, headerLine } from '../src/csv.js';
+import { createSharedMemory } from '../src/kernels/index.js';
+import { request } from '../src/protocol.js';
+import { plan } from './sweep-fixture.js';
 
 const ok = (runId: number, finalLoss: number, metrics: number[] = []): RunRecord => ({
   runId,
@@ -180,33 +182,18 @@ describe('a real sweep', () => {
       seeds: [0, 1, 2, 3],
       steps: 300,
     });
-    const { records } = await runPlan(p, { curveEvery: 0 });
-    const l = layout(p);
-    // The results CSV as the batch loop writes it, read back.
-    const csv = records
-      .map((r) =>
-        row(
-          p,
-          l,
-          specAt(p, r.runId),
-          {
-            status: r.status,
-            finalLoss: r.status === 'ok' ? r.finalLoss : NaN,
-            bestLoss: r.bestLoss,
-            divergedAt: r.status === 'diverged' ? r.divergedAt : -1,
-            metrics: [...r.metrics],
-          },
-          0,
-        ),
-      )
-      .join('');
-    const rows: Record<string, string>[] = parse(l.header.join(',') + '\n' + csv, { columns: true });
+    // The engine's batch loop, as a worker runs it, with the CSV rows it encodes.
+    const batch = runBatch(request(p, 0, p.total, 0, true), undefined, createSharedMemory(runBytes(p.problem)));
+    const csv = headerLine(columnsOf(p)) + new TextDecoder().decode(batch.rows!.bytes);
+    const rows: Record<string, string>[] = parse(csv, { columns: true });
+    const a = new Aggregator(p);
+    a.accept(batch);
     const groups = new Map<string, Record<string, string>[]>();
     for (const r of rows) {
       const key = [r.optimizer, r.lr, r.momentum].join('|');
       groups.set(key, [...(groups.get(key) ?? []), r]);
     }
-    const summary: Record<string, string>[] = parse(summaryCsv(p, aggregate(p, records)), { columns: true });
+    const summary: Record<string, string>[] = parse(summaryCsv(p, a.summary()), { columns: true });
     expect(summary.map((s) => [s.optimizer, s.lr, s.momentum].join('|'))).toEqual([...groups.keys()]);
     expect(summary.some((s) => s.diverged === '4')).toBe(true);
     for (const s of summary) {

@@ -15,8 +15,8 @@ import { PROBLEMS, type Problem } from '../src/problems/index.js';
 import type { Curve, RunRecord } from '../src/results.js';
 import { rng } from '../src/rng.js';
 import { maxMemoryNeeded, runOne, workspace, type CurveSink, type Workspace } from '../src/run.js';
-import { layout } from '../src/sink.js';
-import { loadData } from '../src/sweep.js';
+import { columnsOf } from '../src/csv.js';
+import { resolveData } from '../src/protocol.js';
 
 export interface Fixture {
   plan: Plan;
@@ -38,9 +38,9 @@ export async function runPlan(
 ): Promise<Fixture> {
   const def = PROBLEMS[p.problem.name];
   const options = p.problem.options;
-  const data = await loadData(p);
+  const data = await resolveData(p.problem);
   const dim = def.dim(options);
-  const l = layout(p);
+  const l = columnsOf(p);
   const arena = Arena.create(arenaBytes(maxMemoryNeeded(dim)) + (def.scratchBytes?.(options) ?? 0));
   const block = arena.f64(maxMemoryNeeded(dim));
   const scratch = arena.mark();
@@ -68,7 +68,7 @@ export async function runPlan(
       curveEvery > 0
         ? {
             every: curveEvery,
-            record(step, loss, W) {
+            point(step, loss, W) {
               steps.push(step);
               values.push(loss);
               if (accuracy) {

@@ -13,7 +13,7 @@ import type { OptimizerName } from '../optimizers/index.js';
 import { PROBLEMS } from '../problems/index.js';
 import type { Curve, RunRecord } from '../results.js';
 import { rng } from '../rng.js';
-import { layout } from '../sink.js';
+import { columnsOf, curveColumns as columnsOfCurve } from '../csv.js';
 import { contour, lossGrid, type Contour, type Domain } from './contour.js';
 import { smoothCurve } from './smooth.js';
 
@@ -279,13 +279,11 @@ function topRows(summary: Summary, n: number): SummaryRow[] {
 
 export function reportInfo(input: ReportInput): ReportInfo {
   const { plan, records, curves } = input;
-  const def = PROBLEMS[plan.problem.name];
-  const options = plan.problem.options;
   const summary = aggregate(plan, records);
-  const l = layout(plan);
+  const l = columnsOf(plan);
   const metric = { ...l.rank, loss: l.rank.column === 'final_loss' };
   const rankStat = summary.columns.indexOf(metric.column);
-  const curveColumns = input.curveColumns ?? ['loss', ...(def.trajectory?.(options) ?? [])];
+  const curveColumns = input.curveColumns ?? columnsOfCurve(plan);
   const byId = new Map(records.map((r) => [r.runId, r]));
   const notes: string[] = [];
   const count = (s: RunRecord['status']): number => records.filter((r) => r.status === s).length;
