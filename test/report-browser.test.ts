@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReport, warnings } from '../src/report/render.js';
 import type { Curve, RunRecord } from '../src/results.js';
 import { CHROMIUM, INSTALL, hasChromium, launch, open, type Browser, type Opened } from '../bench/chromium.js';
-import { plan, runPlan, type Fixture } from './sweep-fixture.js';
+import { BOOK_BOWL as bookBowl, plan, runPlan, type Fixture } from './sweep-fixture.js';
 
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url));
 const CI = process.env.CI === 'true';
@@ -21,17 +21,6 @@ const skip = !hasChromium() && !CI;
 // One line, straight to the terminal (not through the test runner's capture).
 if (skip) writeSync(2, `report browser tests skipped: no Chromium at ${CHROMIUM} (${INSTALL})\n`);
 
-const bookBowl = {
-  name: 'book-bowl',
-  problem: { name: 'anisotropic-bowl', start: [-7, 2] },
-  optimizers: [
-    { name: 'sgd', lr: 0.95 },
-    { name: 'momentum', lr: 0.1 },
-    { name: 'adagrad', lr: 1.5 },
-    { name: 'adam', lr: 0.3 },
-  ],
-  steps: 30,
-};
 // lr 3 overshoots the bowl's y-curvature (|1 − 3·2| = 5 a step, and more with
 // momentum): those runs overflow within 300 steps and diverge.
 const bowlGrid = {
@@ -194,7 +183,7 @@ describe.skipIf(skip)('the report in Chromium', () => {
 
   it('sorts the leaderboard by a clicked column', async () => {
     const p = pages.get('bowl-grid')!;
-    const header = p.page.locator('#leaderboard th', { hasText: 'final_loss mean' });
+    const header = p.page.locator('#leaderboard th', { hasText: 'final_loss_mean' });
     await header.click();
     const values = await p.page.$$eval('#leaderboard tbody tr', (rows) =>
       rows.map((r) => r.querySelector('td')!.getAttribute('data-v')),
@@ -204,7 +193,7 @@ describe.skipIf(skip)('the report in Chromium', () => {
     // Sorted by mean, ascending: ranks come out in order too (rank is by that mean).
     expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
     await header.click();
-    expect(await p.page.getAttribute('#leaderboard th:has-text("final_loss mean")', 'aria-sort')).toBe('descending');
+    expect(await p.page.getAttribute('#leaderboard th:has-text("final_loss_mean")', 'aria-sort')).toBe('descending');
   });
 
   it('draws a random search: Best-1 … Best-N and the metric against each sampled axis', async () => {

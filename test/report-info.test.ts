@@ -9,7 +9,7 @@ import { BEST_N, curveRuns, reportInfo, short } from '../src/report/info.js';
 import { rerunCurves } from '../src/report/rerun.js';
 import { kaiser, smoothCurve } from '../src/report/smooth.js';
 import { aggregate } from '../src/aggregate.js';
-import { plan, runPlan } from './sweep-fixture.js';
+import { BOOK_BOWL, plan, runPlan } from './sweep-fixture.js';
 
 describe('the book’s smooth_curve', () => {
   it('gives NumPy’s values for the book’s code', () => {
@@ -58,17 +58,7 @@ describe('the loss contour', () => {
 });
 
 describe('what each figure is given', () => {
-  const bookBowl = plan({
-    name: 'book-bowl',
-    problem: { name: 'anisotropic-bowl', start: [-7, 2] },
-    optimizers: [
-      { name: 'sgd', lr: 0.95 },
-      { name: 'momentum', lr: 0.1 },
-      { name: 'adagrad', lr: 1.5 },
-      { name: 'adam', lr: 0.3 },
-    ],
-    steps: 30,
-  });
+  const bookBowl = plan(BOOK_BOWL);
 
   it('the book’s bowl: paths of steps + 1 points from the start, no lr figure, no heatmap', async () => {
     const f = await runPlan(bookBowl);

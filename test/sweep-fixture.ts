@@ -26,6 +26,19 @@ export interface Fixture {
   curveColumns: string[];
 }
 
+/** The book's experiment A (configs/book-bowl.json): "optimizer_compare_naive". */
+export const BOOK_BOWL = {
+  name: 'book-bowl',
+  problem: { name: 'anisotropic-bowl', start: [-7, 2] },
+  optimizers: [
+    { name: 'sgd', lr: 0.95 },
+    { name: 'momentum', lr: 0.1 },
+    { name: 'adagrad', lr: 1.5 },
+    { name: 'adam', lr: 0.3 },
+  ],
+  steps: 30,
+};
+
 export function plan(config: object): Plan {
   return parseConfig(JSON.stringify(config), 'fixture.json');
 }

@@ -447,12 +447,7 @@ function curveBands(
     const row = best.get(opt.name);
     if (!row) continue;
     const key = `${DISPLAY[opt.name]} ${settings(plan, row)}`.trim();
-    const runs: Curve[] = [];
-    for (let k = 0; k < plan.seeds.length; k++) {
-      const id = row.group * plan.seeds.length + k;
-      const c = curves.get(id);
-      if (byId.get(id)?.status === 'ok' && c) runs.push(c);
-    }
+    const runs = okCurves(plan, row, byId, curves);
     if (runs.length === 0) {
       missing.push(DISPLAY[opt.name]);
       continue;
@@ -474,6 +469,22 @@ function curveBands(
   return { points, series, log: positive.length === points.length && points.length > 0 && hi / lo >= 100, missing };
 }
 
+/** The curves of a configuration's ok seeds (those it has). */
+function okCurves(
+  plan: Plan,
+  row: SummaryRow,
+  byId: Map<number, RunRecord>,
+  curves: ReadonlyMap<number, Curve>,
+): Curve[] {
+  const runs: Curve[] = [];
+  for (let k = 0; k < plan.seeds.length; k++) {
+    const id = row.group * plan.seeds.length + k;
+    const c = curves.get(id);
+    if (byId.get(id)?.status === 'ok' && c) runs.push(c);
+  }
+  return runs;
+}
+
 /** Values per curve point, from any curve (all share the plan's columns). */
 function curveWidth(curves: ReadonlyMap<number, Curve>): number {
   for (const c of curves.values()) if (c.step.length > 0) return c.values.length / c.step.length;
@@ -491,12 +502,7 @@ function smoothed(
   for (const opt of plan.optimizers) {
     const row = best.get(opt.name);
     if (!row) continue;
-    const runs: Curve[] = [];
-    for (let k = 0; k < plan.seeds.length; k++) {
-      const id = row.group * plan.seeds.length + k;
-      const c = curves.get(id);
-      if (byId.get(id)?.status === 'ok' && c) runs.push(c);
-    }
+    const runs = okCurves(plan, row, byId, curves);
     if (runs.length === 0) continue;
     const n = Math.min(...runs.map((c) => c.step.length));
     const mean = Array.from({ length: n }, (_, p) => runs.reduce((a, c) => a + c.values[p * width], 0) / runs.length);

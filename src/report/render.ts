@@ -6,7 +6,7 @@
  */
 import { View, parse } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { SummaryRow } from '../aggregate.js';
+import { summaryHeader, type SummaryRow } from '../aggregate.js';
 import { useTextWidths } from './text-width.js';
 import { DISPLAY, LEADERBOARD_ROWS, reportInfo, short, type ReportInfo, type ReportInput } from './info.js';
 import {
@@ -165,17 +165,8 @@ async function figures(info: ReportInfo): Promise<Figure[]> {
 
 function leaderboardHtml(info: ReportInfo): string {
   const { plan, summary, leaderboard } = info;
-  const head = [
-    'rank',
-    'optimizer',
-    ...plan.columns,
-    ...(plan.random ? ['trial'] : []),
-    'seeds',
-    'ok',
-    'diverged',
-    'error',
-    ...summary.columns.flatMap((c) => [`${c} mean`, 'std', 'min', 'max']),
-  ];
+  // The summary CSV's columns, rank first.
+  const head = ['rank', ...summaryHeader(plan, summary).slice(0, -1)];
   const num = (x: number | undefined): string =>
     x === undefined || !Number.isFinite(x) ? '<td data-v=""></td>' : `<td data-v="${x}">${short(x)}</td>`;
   const row = (r: SummaryRow): string =>
