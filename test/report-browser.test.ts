@@ -146,6 +146,13 @@ describe.skipIf(skip)('the report in Chromium', () => {
     for (const id of [0, 1, 2, 3]) expect([...p.fixture.curves.get(id)!.values.slice(1, 3)]).toEqual([-7, 2]);
     expect(await p.page.locator('#leaderboard tbody tr').count()).toBe(4);
     expect(await p.page.locator('.partial').count()).toBe(0);
+    // The loss curves' legend names each optimizer's best configuration.
+    expect(await p.page.locator('#curves .role-legend-label text').allTextContents()).toEqual([
+      'SGD lr=0.95',
+      'Momentum lr=0.1 α=0.9',
+      'AdaGrad lr=1.5 ε=1e-7',
+      'Adam lr=0.3 β₁=0.9 β₂=0.999 ε=1e-7',
+    ]);
   });
 
   it('draws a heatmap per optimizer with one cell per lr × momentum pair, hatched where every run diverged', async () => {

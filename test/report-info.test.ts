@@ -6,7 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { contour, lossGrid } from '../src/report/contour.js';
 import { BEST_N, curveRuns, reportInfo, short } from '../src/report/info.js';
-import { rerunCurves } from '../src/report/rerun.js';
+import { runBatch, runBytes } from '../src/batch.js';
+import { createSharedMemory } from '../src/kernels/index.js';
+import { request } from '../src/protocol.js';
+import { runWithCurves } from '../src/report/rerun.js';
+import { records } from '../src/results.js';
 import { kaiser, smoothCurve } from '../src/report/smooth.js';
 import { aggregate } from '../src/aggregate.js';
 import { BOOK_BOWL, plan, runPlan } from './sweep-fixture.js';
@@ -158,22 +162,48 @@ describe('what each figure is given', () => {
 });
 
 describe('curves re-run for what the figures draw', () => {
-  it('are the curves the sweep would have recorded', async () => {
+  it('are the curves and records the engine’s batch loop gives', async () => {
     const p = plan({
       name: 're',
       problem: { name: 'rosenbrock', dim: 2 },
       optimizers: ['momentum', 'adam'],
-      lr: [0.001, 0.01],
+      lr: [0.001, 0.01, 3],
       momentum: [0.5, 0.9],
       steps: 50,
+      seeds: [0, 1],
     });
-    const f = await runPlan(p, { curveEvery: 5 });
-    const ids = curveRuns(p, aggregate(p, f.records));
-    const again = await rerunCurves(p, ids, 5);
-    expect([...again.keys()]).toEqual(ids);
-    for (const id of ids) {
-      expect(again.get(id)!.step).toEqual(f.curves.get(id)!.step);
-      expect(again.get(id)!.values).toEqual(f.curves.get(id)!.values);
+    const memory = createSharedMemory(runBytes(p.problem));
+    const batch = runBatch(request(p, 0, p.total, 5, false), undefined, memory);
+    const engine = [...records(batch)];
+    expect(engine.some((r) => r.status === 'diverged')).toBe(true);
+    const ids = curveRuns(p, aggregate(p, engine));
+    const again = await runWithCurves(p, ids, { every: 5 });
+    expect([...again.curves.keys()]).toEqual(ids);
+    ids.forEach((id, k) => {
+      const { durationMs: _a, ...mine } = again.records[k];
+      const { durationMs: _b, curve, ...theirs } = engine[id];
+      expect(mine).toEqual(theirs);
+      expect(again.curves.get(id)).toEqual(curve);
+    });
+  });
+
+  it('with accuracy, hold the training and held-out accuracy at each checkpoint', async () => {
+    const p = plan({
+      name: 'acc',
+      problem: { name: 'mnist-mlp', hidden: [10], batch_size: 20, train_samples: 100, validation: 0.2 },
+      optimizers: [{ name: 'sgd', lr: 0.1 }],
+      steps: 20,
+    });
+    const r = await runWithCurves(p, [0], { every: 10, accuracy: true });
+    expect(r.curveColumns).toEqual(['loss', 'train_acc', 'val_acc']);
+    const c = r.curves.get(0)!;
+    expect([...c.step]).toEqual([0, 10, 20]);
+    // The last checkpoint is at the final parameters: its accuracies are the record's.
+    const [, trainAcc, valAcc] = r.records[0].metrics;
+    expect([c.values[7], c.values[8]]).toEqual([trainAcc, valAcc]);
+    for (let k = 0; k < 3; k++) {
+      expect(c.values[k * 3 + 1]).toBeGreaterThanOrEqual(0);
+      expect(c.values[k * 3 + 2]).toBeLessThanOrEqual(1);
     }
   });
 });

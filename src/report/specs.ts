@@ -118,6 +118,8 @@ export function curveSpec(c: CurveBands, stepTitle: string): VlSpec {
     field: 'series',
     type: 'nominal',
     scale: seriesColor(c.series),
+    // The same legend on both layers (a conflict would drop it), drawn as lines.
+    legend: { symbolType: 'stroke', symbolOpacity: 1, symbolStrokeWidth: 2 },
     title: 'best configuration',
   } as const;
   return {
@@ -133,7 +135,7 @@ export function curveSpec(c: CurveBands, stepTitle: string): VlSpec {
           x: { field: 'step', type: 'quantitative', title: stepTitle },
           y: { field: 'min', ...y },
           y2: { field: 'max' },
-          color: { ...color, legend: null },
+          color,
         },
       },
       {

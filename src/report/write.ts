@@ -18,7 +18,7 @@ import { readCurves, readSweep } from '../read.js';
 import type { Curve } from '../results.js';
 import { curveRuns } from './info.js';
 import { renderReport } from './render.js';
-import { rerunCurves } from './rerun.js';
+import { runWithCurves } from './rerun.js';
 
 /** Points per re-run curve (as the sweep's default resolution). */
 const CURVE_POINTS = 100;
@@ -69,8 +69,11 @@ export async function writeReport(csv: string, options: { out?: string; summary?
     if (path === csv || path === `${csv}.sweep.json`) throw new UsageError(`${path}: would overwrite the sweep itself`);
 
   const summary = aggregate(plan, records);
+  // The book's random-search figure draws accuracies, which a curves file does not
+  // hold: those curves are all run again, with them.
+  const accuracy = plan.problem.name === 'mnist-mlp' && plan.random;
   let curves = new Map<number, Curve>();
-  if (manifest.curves && existsSync(manifest.curves.file))
+  if (!accuracy && manifest.curves && existsSync(manifest.curves.file))
     try {
       curves = await readCurves(manifest.curves.file, plan);
     } catch (e) {
@@ -80,9 +83,17 @@ export async function writeReport(csv: string, options: { out?: string; summary?
   const written = new Set(records.map((r) => r.runId));
   const missing = curveRuns(plan, summary).filter((id) => written.has(id) && !curves.has(id));
   const every = manifest.curves?.every ?? Math.max(1, Math.round(plan.steps / CURVE_POINTS));
-  for (const [id, c] of await rerunCurves(plan, missing, every)) curves.set(id, c);
+  const again = await runWithCurves(plan, missing, { every, accuracy });
+  for (const [id, c] of again.curves) curves.set(id, c);
 
-  const page = await renderReport({ plan, records, curves, complete, title: plan.name });
+  const page = await renderReport({
+    plan,
+    records,
+    curves,
+    complete,
+    title: plan.name,
+    ...(accuracy && { curveColumns: again.curveColumns }),
+  });
   await writeWhole(summaryPath, summaryCsv(plan, summary));
   await writeWhole(html, page);
   return { html, summary: summaryPath, runs: records.length, total: plan.total, complete, rerun: missing.length };
