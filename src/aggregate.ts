@@ -6,13 +6,15 @@
  * multiple of the number of seeds, so configuration g is exactly runs
  * `g·S … g·S + S − 1` (S = plan.seeds.length): a group is contiguous, and a
  * consumer that sees runs in run order finishes a group before the next begins.
- * `Aggregator` therefore keeps only the open group's values, and one small row per
+ * `Aggregator` keeps the values of the groups still open (one, in run order; early
+ * stopping writes a configuration's seeds together too) and one small row per
  * finished group: memory grows with the number of configurations, not of runs.
+ * Runs may come in any order, each once: the statistics are the same.
  *
  * Per group and per statistic column (final_loss, and the problem's ranking column
  * when it is another): mean (the plain sum in run order over n), sample standard
  * deviation (n − 1, two passes over the group's values; NaN below two), min, max,
- * over the group's ok runs. `rank`: 1 for the best mean in the ranking column; equal
+ * over the group's ok runs (a pruned run's loss is where it was stopped: not counted). `rank`: 1 for the best mean in the ranking column; equal
  * means share the lower rank (1, 2, 2, 4); groups without a value rank last.
  */
 import { specAt, type AxisName, type Plan } from './grid.js';
@@ -42,6 +44,8 @@ export interface SummaryRow {
   readonly ok: number;
   readonly diverged: number;
   readonly error: number;
+  /** Stopped early (early stopping only). */
+  readonly pruned: number;
   /** One entry per `Summary.columns`. */
   readonly stats: readonly Stats[];
   /** The group's ok run best in the ranking column; −1 if none. */
@@ -96,15 +100,18 @@ interface Open {
   ok: number;
   diverged: number;
   error: number;
-  values: number[][];
+  pruned: number;
+  /** Per statistic column, per seed position: the ok run's value (undefined: none). */
+  values: (number | undefined)[][];
+  seen: Uint8Array;
   best: number;
   bestValue: number;
 }
 
 /**
- * Aggregates runs given in run order, each once (gaps allowed: a partial sweep).
- * It is a results consumer: `accept` takes the coordinator's batches, `end` closes
- * the last group; `add` takes records one at a time (a CSV read back).
+ * Aggregates runs given each once, in any order (gaps allowed: a partial sweep). It
+ * is a results consumer: `accept` takes the coordinator's batches; `add` takes
+ * records one at a time (a CSV read back); `summary` closes the open groups.
  */
 export class Aggregator {
   readonly columns: readonly string[];
@@ -113,9 +120,8 @@ export class Aggregator {
   private readonly metricIndex: readonly number[];
   private readonly rankStat: number;
   private readonly groupRuns: number;
-  private readonly rows: SummaryRow[] = [];
-  private open: Open | undefined;
-  private last = -1;
+  private readonly closed = new Map<number, SummaryRow>();
+  private readonly open = new Map<number, Open>();
 
   constructor(readonly plan: Plan) {
     const l = columnsOf(plan);
@@ -141,56 +147,67 @@ export class Aggregator {
     );
   }
 
-  /** Closes the last group (a results consumer's `end`). */
-  end(): void {
-    if (this.open) this.rows.push(this.close(this.open));
-    this.open = undefined;
-  }
-
-  /** The rows so far, ranked (closing the open group). */
+  /** The rows so far, in run order, ranked (closing the groups still open). */
   summary(): Summary {
-    this.end();
+    for (const g of this.open.values()) this.closed.set(g.group, this.close(g));
+    this.open.clear();
+    const rows = [...this.closed.values()].sort((a, b) => a.group - b.group);
     const r = ranks(
-      this.rows.map((row) => row.stats[this.rankStat].mean),
+      rows.map((row) => row.stats[this.rankStat].mean),
       this.rankBy.higher,
     );
-    return {
-      columns: this.columns,
-      rank: this.rankBy,
-      rows: this.rows.map((row, i) => ({ ...row, rank: r[i] })),
-    };
+    return { columns: this.columns, rank: this.rankBy, rows: rows.map((row, i) => ({ ...row, rank: r[i] })) };
   }
 
   private run(runId: number, status: number, value: (column: number) => number): void {
-    if (!Number.isInteger(runId) || runId <= this.last || runId >= this.plan.total)
-      throw new RangeError(`run ${runId} given after run ${this.last} (runs must come in order, each once)`);
-    this.last = runId;
+    if (!Number.isInteger(runId) || runId < 0 || runId >= this.plan.total)
+      throw new RangeError(`run ${runId} is not in 0 … ${this.plan.total - 1}`);
     const group = Math.floor(runId / this.groupRuns);
-    if (this.open && this.open.group !== group) this.end();
-    const g = (this.open ??= {
-      group,
-      runs: 0,
-      ok: 0,
-      diverged: 0,
-      error: 0,
-      values: this.columns.map(() => []),
-      best: -1,
-      bestValue: NaN,
-    });
+    const seed = runId - group * this.groupRuns;
+    let g = this.open.get(group);
+    if (!g) {
+      if (this.closed.has(group)) throw new RangeError(`run ${runId} given twice (runs must come once each)`);
+      g = {
+        group,
+        runs: 0,
+        ok: 0,
+        diverged: 0,
+        error: 0,
+        pruned: 0,
+        values: this.columns.map(() => new Array<number | undefined>(this.groupRuns)),
+        seen: new Uint8Array(this.groupRuns),
+        best: -1,
+        bestValue: NaN,
+      };
+      this.open.set(group, g);
+    }
+    if (g.seen[seed]) throw new RangeError(`run ${runId} given twice (runs must come once each)`);
+    g.seen[seed] = 1;
     g.runs++;
     if (status === STATUS_CODE.ok) {
       g.ok++;
       for (let c = 0; c < this.columns.length; c++) {
         const v = value(c);
-        if (Number.isFinite(v)) g.values[c].push(v);
+        if (Number.isFinite(v)) g.values[c][seed] = v;
       }
+      // The best ok run; between equal values, the lower run id.
       const v = value(this.rankStat);
-      if (Number.isFinite(v) && (g.best < 0 || (this.rankBy.higher ? v > g.bestValue : v < g.bestValue))) {
+      if (
+        Number.isFinite(v) &&
+        (g.best < 0 ||
+          (this.rankBy.higher ? v > g.bestValue : v < g.bestValue) ||
+          (v === g.bestValue && runId < g.best))
+      ) {
         g.best = runId;
         g.bestValue = v;
       }
     } else if (status === STATUS_CODE.diverged) g.diverged++;
+    else if (status === STATUS_CODE.pruned) g.pruned++;
     else g.error++;
+    if (g.runs === this.groupRuns) {
+      this.closed.set(group, this.close(g));
+      this.open.delete(group);
+    }
   }
 
   private close(g: Open): SummaryRow {
@@ -204,14 +221,16 @@ export class Aggregator {
       ok: g.ok,
       diverged: g.diverged,
       error: g.error,
-      stats: g.values.map(stats),
+      pruned: g.pruned,
+      // In seed order, whatever order the runs came in.
+      stats: g.values.map((vs) => stats(vs.filter((v): v is number => v !== undefined))),
       best: g.best,
       rank: 0,
     };
   }
 }
 
-/** The summary of records given in run order. */
+/** The summary of records (each run once, in any order). */
 export function aggregate(plan: Plan, runs: Iterable<RunRecord>): Summary {
   const a = new Aggregator(plan);
   for (const r of runs) a.add(r);
@@ -230,6 +249,7 @@ export function summaryHeader(plan: Plan, summary: Pick<Summary, 'columns'>): st
     'ok',
     'diverged',
     'error',
+    ...(plan.earlyStopping ? ['pruned'] : []),
     ...summary.columns.flatMap((c) => STAT_NAMES.map((s) => `${c}_${s}`)),
     'rank',
   ];
@@ -243,6 +263,7 @@ export function summaryCsv(plan: Plan, summary: Summary): string {
     const cells: unknown[] = [row.optimizer, ...plan.columns.map((a) => row.axes[a])];
     if (plan.random) cells.push(row.trial);
     cells.push(row.seeds, row.ok, row.diverged, row.error);
+    if (plan.earlyStopping) cells.push(row.pruned);
     for (const s of row.stats) cells.push(s.mean, s.std, s.min, s.max);
     cells.push(row.rank);
     text += csvLine(cells);

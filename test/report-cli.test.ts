@@ -114,6 +114,41 @@ describe('a sweep', () => {
   });
 });
 
+describe('an early-stopping sweep', () => {
+  it('writes rows rung by rung; its summary counts the pruned runs and is in run order', async () => {
+    const dir = folder();
+    const config = {
+      ...GRID,
+      name: 'halving',
+      early_stopping: { method: 'successive-halving', min_steps: 50, reduction: 2 },
+    };
+    writeFileSync(join(dir, 'halving.json'), JSON.stringify(config));
+    const csv = join(dir, 'halving.csv');
+    const r = await run(SWEEP, join(dir, 'halving.json'), '--out', csv, '--no-progress', '--workers', '1');
+    expect(r.code, r.stderr).toBe(0);
+    const ids = readFileSync(csv, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(1)
+      .map((l) => Number(l.split(',')[0]));
+    expect(ids).not.toEqual([...ids].sort((a, b) => a - b));
+    const summary = readFileSync(join(dir, 'halving.summary.csv'), 'utf8').trimEnd().split('\n');
+    expect(summary[0]).toContain(',error,pruned,final_loss_mean,');
+    const rows = summary.slice(1).map((l) => l.split(','));
+    expect(rows.map((c) => [c[0], c[1], c[2]])).toEqual([
+      ['sgd', '0.05', ''],
+      ['sgd', '0.5', ''],
+      ['momentum', '0.05', '0.5'],
+      ['momentum', '0.05', '0.9'],
+      ['momentum', '0.5', '0.5'],
+      ['momentum', '0.5', '0.9'],
+    ]);
+    const pruned = rows.reduce((n, c) => n + Number(c[7]), 0);
+    expect(pruned).toBeGreaterThan(0);
+    expect(readFileSync(join(dir, 'halving.html'), 'utf8')).toContain(`${pruned} pruned (stopped early)`);
+  });
+});
+
 describe('npm run report', () => {
   it('writes the report to --out, and the summary beside the CSV', async () => {
     const csv = await swept(['--no-report']);

@@ -96,6 +96,8 @@ export interface ReportInfo {
     readonly ok: number;
     readonly diverged: number;
     readonly error: number;
+    /** Stopped early by the sweep's early-stopping rule. */
+    readonly pruned: number;
   };
   readonly summary: Summary;
   /** The ranking column and its label. */
@@ -293,6 +295,7 @@ export function reportInfo(input: ReportInput): ReportInfo {
     ok: count('ok'),
     diverged: count('diverged'),
     error: count('error'),
+    pruned: count('pruned'),
   };
   if (!input.complete)
     notes.push(`Partial sweep: ${runs.present} of ${runs.total} runs written; every figure shows those runs only.`);

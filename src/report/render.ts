@@ -126,7 +126,7 @@ async function figures(info: ReportInfo): Promise<Figure[]> {
       id: `heatmap-${h.optimizer}`,
       title: `${DISPLAY[h.optimizer]}: ${h.axes[0]} × ${h.axes[1]}`,
       svg: (await toSvg(heatmapSpec(h, info))).replace(/(<svg[^>]*>)/, `$1${HATCH_DEFS}`),
-      caption: `Mean ${info.metric.column} per cell (${info.metric.higher ? 'higher' : 'lower'} is better).${over} Hatched cells: no ok run (diverged or error).`,
+      caption: `Mean ${info.metric.column} per cell (${info.metric.higher ? 'higher' : 'lower'} is better).${over} Hatched cells: no ok run (diverged, error${plan.earlyStopping ? ' or pruned' : ''}).`,
       notes: [],
     });
   }
@@ -179,6 +179,7 @@ function leaderboardHtml(info: ReportInfo): string {
       num(r.ok),
       `<td data-v="${r.diverged}"${r.diverged > 0 ? ' class="bad"' : ''}>${r.diverged}</td>`,
       `<td data-v="${r.error}"${r.error > 0 ? ' class="bad"' : ''}>${r.error}</td>`,
+      ...(plan.earlyStopping ? [num(r.pruned)] : []),
       ...r.stats.flatMap((s) => [num(s.mean), num(s.std), num(s.min), num(s.max)]),
     ].join('')}</tr>`;
   const hidden =
@@ -228,7 +229,8 @@ export async function renderReport(input: ReportInput): Promise<string> {
   const info = reportInfo(input);
   const { plan, runs } = info;
   const figs = await figures(info);
-  const status = `${runs.present} of ${runs.total} runs: ${runs.ok} ok, ${runs.diverged} diverged, ${runs.error} error`;
+  const pruned = plan.earlyStopping ? `, ${runs.pruned} pruned (stopped early)` : '';
+  const status = `${runs.present} of ${runs.total} runs: ${runs.ok} ok, ${runs.diverged} diverged, ${runs.error} error${pruned}`;
   const axes = plan.columns.length > 0 ? `; axes ${plan.columns.join(', ')}` : '';
   const meta = `${escape(plan.problem.name)}, ${plan.steps} steps, ${plan.seeds.length} seed${plan.seeds.length > 1 ? 's' : ''}${plan.random ? `, random search of ${plan.trials} trials` : ''}${axes}. ${status}. Ranked by the mean ${escape(info.metric.column)} over seeds (${info.metric.higher ? 'higher' : 'lower'} is better).`;
   const partial = info.complete ? '' : `<p class="partial" role="status">${escape(info.notes[0])}</p>`;

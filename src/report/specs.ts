@@ -42,7 +42,7 @@ const LOG_AXIS = {
     "abs(datum.value) >= 1e-3 && abs(datum.value) < 1e4 ? format(datum.value, '~g') : format(datum.value, '.0e')",
 };
 
-const NO_OK_LEGEND = 'no ok run (diverged or error)';
+const NO_OK_LEGEND = 'no ok run';
 const OFF_SCALE_LEGEND = 'off the scale (> 1000 × the start)';
 
 export function trajectorySpec(t: Trajectories): VlSpec {
