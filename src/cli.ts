@@ -25,12 +25,12 @@ import { redact } from './executors/redis-connection.js';
 import type { Plan } from './grid.js';
 import { CsvFile, CurvesFile, JournalFile } from './output.js';
 import { runEarlyStopping } from './early.js';
-import { Tally, bestRuns, dryRun, progressLine } from './report.js';
-import { RowWriter, columnsOf, headerLine } from './csv.js';
+import { Tally, bestConfigurations, bestRuns, dryRun, progressLine } from './report.js';
+import { RowWriter, columnsOf, curveColumns, headerLine } from './csv.js';
+import { recordAt, type Curve, type ResultBatch } from './results.js';
 import type { LiveRun } from './protocol.js';
 import { runSweep, type Consumer } from './sweep.js';
 import { Aggregator } from './aggregate.js';
-import { bestConfigurations } from './report.js';
 import { writeReport } from './report/write.js';
 
 /** Points per loss curve by default. */
@@ -54,6 +54,24 @@ interface Args {
   executor: ExecutorName;
   redis?: string;
   report: boolean;
+}
+
+/** A sweep that writes no curves file keeps its curves in memory for the report
+ * when they are at most this many values (32 MB); larger sweeps' reports run again
+ * the few runs they draw. */
+const KEPT_CURVE_VALUES = 4_000_000;
+
+/** Keeps every run's curve, for the report at the end. */
+class CurveKeeper implements Consumer {
+  readonly curves = new Map<number, Curve>();
+
+  accept(batch: ResultBatch): void {
+    if (!batch.curves) return;
+    for (let k = 0; k < batch.count; k++) {
+      const c = recordAt(batch, k).curve;
+      if (c && c.step.length > 0) this.curves.set(batch.first + k, c);
+    }
+  }
 }
 
 /** Sweeps up to this many runs get their report at the end; a larger one is told
@@ -236,7 +254,7 @@ async function main(argv: string[]): Promise<number> {
     workerMemoryMb: args.workerMemory,
     url: args.redis,
   });
-  let ran: { code: number; outPath: string };
+  let ran: Awaited<ReturnType<typeof sweep>>;
   try {
     await executor.ready();
     ran = await sweep(args, plan, executor, say);
@@ -249,8 +267,9 @@ async function main(argv: string[]): Promise<number> {
     say(`no report for ${plan.total} runs (over ${REPORT_MAX_RUNS}): npm run report -- ${ran.outPath}\n`);
     return ran.code;
   }
-  const w = await writeReport(ran.outPath);
-  say(`report${w.complete ? '' : ' (partial)'} → ${w.html}, summary → ${w.summary}\n`);
+  const w = await writeReport(ran.outPath, { curves: ran.curves });
+  const rerun = w.rerun > 0 ? ` (${w.rerun} runs run again for their curves)` : '';
+  say(`report${w.complete ? '' : ' (partial)'} → ${w.html}, summary → ${w.summary}${rerun}\n`);
   return ran.code;
 }
 
@@ -259,7 +278,7 @@ async function sweep(
   plan: Plan,
   executor: Executor,
   say: (text: string) => void,
-): Promise<{ code: number; outPath: string }> {
+): Promise<{ code: number; outPath: string; curves?: ReadonlyMap<number, Curve> }> {
   const toStdout = args.out === '-';
   const outPath = toStdout ? '-' : (args.out ?? join('results', `${plan.name}-${timestamp()}.csv`));
   const curveEvery = args.curveEvery ?? Math.max(1, Math.round(plan.steps / CURVE_POINTS));
@@ -321,14 +340,23 @@ async function sweep(
     },
   };
   let complete = false;
+  const points = Math.floor(plan.steps / curveEvery) + 2;
+  const kept =
+    args.report &&
+    !toStdout &&
+    !curves &&
+    !plan.earlyStopping &&
+    plan.total * points * curveColumns(plan).length <= KEPT_CURVE_VALUES
+      ? new CurveKeeper()
+      : undefined;
   const journal = plan.earlyStopping && file ? await JournalFile.open(file.path, plan, resumed) : undefined;
   try {
     const common = {
       executor,
       retries: args.retries,
       signal: controller.signal,
-      curveEvery: curves ? curveEvery : 0,
-      consumers: [...(curves ? [curves] : []), file ?? stdout, tally, aggregates, counter],
+      curveEvery: curves || kept ? curveEvery : 0,
+      consumers: [...(curves ? [curves] : []), file ?? stdout, tally, aggregates, counter, ...(kept ? [kept] : [])],
     };
     const summary = plan.earlyStopping
       ? await runEarlyStopping(plan, {
@@ -349,14 +377,14 @@ async function sweep(
     const rate = summary.runs / summary.seconds;
     const shown = rate >= 100 ? Math.round(rate).toLocaleString('en') : rate.toPrecision(2);
     say(`${summary.runs} runs in ${summary.seconds.toFixed(2)} s (${shown} runs/s) → ${where}\n`);
-    if (!stoppedBy) return { code: EXIT.OK, outPath };
+    if (!stoppedBy) return { code: EXIT.OK, outPath, curves: kept?.curves };
     const rest = plan.total - written;
     process.stderr.write(
       toStdout
         ? `sweep: interrupted with ${rest} runs not done\n`
         : `sweep: interrupted with ${rest} of ${plan.total} runs not done; to finish:\n  npm run sweep -- ${args.config} --out ${outPath}${args.redis ? ` --redis ${redact(args.redis)}` : ''} --resume\n`,
     );
-    return { code: SIGNAL_EXIT[stoppedBy], outPath };
+    return { code: SIGNAL_EXIT[stoppedBy], outPath, curves: kept?.curves };
   } finally {
     if (ticker) clearInterval(ticker);
     process.off('SIGINT', onSignal);

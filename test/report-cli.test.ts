@@ -57,8 +57,10 @@ async function swept(extra: string[] = []): Promise<string> {
   const csv = join(dir, 'grid.csv');
   const r = await run(SWEEP, join(dir, 'grid.json'), '--out', csv, '--no-progress', '--workers', '1', ...extra);
   expect(r.code, r.stderr).toBe(0);
+  lastSweep = r;
   return csv;
 }
+let lastSweep: Outcome;
 
 const manifestOf = (csv: string): Record<string, unknown> => JSON.parse(readFileSync(`${csv}.sweep.json`, 'utf8'));
 
@@ -83,6 +85,8 @@ describe('a sweep', () => {
     expect(html).toContain('data-complete="true"');
     // The manifest no longer names a writer: the sweep is over.
     expect(manifestOf(csv).writer).toBeUndefined();
+    // Curves kept in memory by the sweep: nothing run again for the report.
+    expect(lastSweep.stdout).toMatch(/^report → .*grid\.html, summary → .*grid\.summary\.csv$/m);
   });
 
   it('writes neither with --no-report', async () => {
@@ -155,7 +159,11 @@ describe('npm run report', () => {
     const out = join(csv, '..', 'elsewhere.html');
     const r = await run(REPORT, csv, '--out', out);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe(`report → ${out}\nsummary → ${csv.replace(/\.csv$/, '.summary.csv')}\n`);
+    // No curves kept (--no-report, no --curves): the runs drawn are run again, every
+    // seed of each optimizer's best configuration (3 each).
+    expect(r.stdout).toBe(
+      `report → ${out} (6 runs run again for their curves)\nsummary → ${csv.replace(/\.csv$/, '.summary.csv')}\n`,
+    );
     expect(readFileSync(out, 'utf8')).toMatch(/^<!doctype html>/);
   });
 

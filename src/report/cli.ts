@@ -43,7 +43,8 @@ async function main(argv: string[]): Promise<number> {
     .parseSync() as unknown as Args;
   const w = await writeReport(args.csv, { out: args.out });
   const partial = w.complete ? '' : ` (partial: ${w.runs} of ${w.total} runs)`;
-  process.stdout.write(`report${partial} → ${w.html}\nsummary → ${w.summary}\n`);
+  const rerun = w.rerun > 0 ? ` (${w.rerun} runs run again for their curves)` : '';
+  process.stdout.write(`report${partial} → ${w.html}${rerun}\nsummary → ${w.summary}\n`);
   return 0;
 }
 

@@ -47,7 +47,15 @@ async function writeWhole(path: string, text: string): Promise<void> {
   }
 }
 
-export async function writeReport(csv: string, options: { out?: string; summary?: string } = {}): Promise<Written> {
+export async function writeReport(
+  csv: string,
+  options: {
+    out?: string;
+    summary?: string;
+    /** Curves already in hand (the sweep's own, kept in memory), by run id. */
+    curves?: ReadonlyMap<number, Curve>;
+  } = {},
+): Promise<Written> {
   if (!existsSync(csv)) throw new UsageError(`${csv}: no such file`);
   if (!statSync(csv).isFile()) throw new UsageError(`${csv}: not a file`);
   const { manifest, plan, records, complete } = await readSweep(csv);
@@ -80,6 +88,7 @@ export async function writeReport(csv: string, options: { out?: string; summary?
       // A stopped sweep's curves file may end in a torn line: re-run what it lacks.
       if (complete || !(e instanceof UsageError)) throw e;
     }
+  if (!accuracy) for (const [id, c] of options.curves ?? []) if (!curves.has(id)) curves.set(id, c);
   const written = new Set(records.map((r) => r.runId));
   const missing = curveRuns(plan, summary).filter((id) => written.has(id) && !curves.has(id));
   const every = manifest.curves?.every ?? Math.max(1, Math.round(plan.steps / CURVE_POINTS));
