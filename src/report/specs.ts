@@ -40,6 +40,9 @@ export function metricTitle(info: ReportInfo): string {
 const LOG_AXIS = {
   labelExpr:
     "abs(datum.value) >= 1e-3 && abs(datum.value) < 1e4 ? format(datum.value, '~g') : format(datum.value, '.0e')",
+  // A log axis ticks 1 … 9 in every decade: drop the labels that would overlap.
+  labelOverlap: 'greedy',
+  labelSeparation: 4,
 };
 
 const NO_OK_LEGEND = 'no ok run';
@@ -392,10 +395,12 @@ export function sampledSpec(s: Sampled, info: ReportInfo): VlSpec {
     ...(s.logY ? { scale: { type: 'log' }, axis: LOG_AXIS } : { scale: { zero: false } }),
     title: metricTitle(info),
   } as const;
+  // The sweep's optimizers only, each in its colour.
+  const names = Object.keys(DISPLAY).filter((o) => info.plan.optimizers.some((p) => p.name === o));
   const color = {
     field: 'optimizer',
     type: 'nominal',
-    scale: { domain: Object.keys(DISPLAY), range: OPTIMIZER_COLORS },
+    scale: { domain: names, range: names.map((o) => OPTIMIZER_COLORS[Object.keys(DISPLAY).indexOf(o)]) },
     title: 'optimizer',
   } as const;
   return {
@@ -405,7 +410,7 @@ export function sampledSpec(s: Sampled, info: ReportInfo): VlSpec {
       const x = {
         field: axis,
         type: 'quantitative',
-        ...(log ? { scale: { type: 'log' } } : { scale: { zero: false } }),
+        ...(log ? { scale: { type: 'log' }, axis: LOG_AXIS } : { scale: { zero: false } }),
         title: axisTitle(axis),
       } as const;
       return {
