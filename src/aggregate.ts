@@ -39,6 +39,8 @@ export interface SummaryRow {
   /** The configuration's axis cells, as in the results CSV (absent: blank). */
   readonly axes: Partial<Record<AxisName, number>>;
   readonly trial: number | undefined;
+  /** The configuration's problem-axis values (`plan.problem.axes` order). */
+  readonly problemValues: readonly unknown[];
   /** Runs of the group seen (every seed, unless the sweep is partial). */
   readonly seeds: number;
   readonly ok: number;
@@ -217,6 +219,7 @@ export class Aggregator {
       optimizer: spec.optimizer,
       axes: spec.axes,
       trial: spec.trial,
+      problemValues: spec.problemValues,
       seeds: g.runs,
       ok: g.ok,
       diverged: g.diverged,
@@ -244,6 +247,7 @@ export function summaryHeader(plan: Plan, summary: Pick<Summary, 'columns'>): st
   return [
     'optimizer',
     ...plan.columns,
+    ...(plan.problem.axes ?? []).map((a) => a.name),
     ...(plan.random ? ['trial'] : []),
     'seeds',
     'ok',
@@ -261,6 +265,9 @@ export function summaryCsv(plan: Plan, summary: Summary): string {
   let text = csvLine(summaryHeader(plan, summary));
   for (const row of summary.rows) {
     const cells: unknown[] = [row.optimizer, ...plan.columns.map((a) => row.axes[a])];
+    // A problem axis's value as the results CSV has it: a number, a name, or JSON.
+    for (const v of row.problemValues)
+      cells.push(typeof v === 'number' || typeof v === 'string' ? v : JSON.stringify(v));
     if (plan.random) cells.push(row.trial);
     cells.push(row.seeds, row.ok, row.diverged, row.error);
     if (plan.earlyStopping) cells.push(row.pruned);

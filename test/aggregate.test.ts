@@ -11,7 +11,7 @@ import { runBatch, runBytes } from '../src/batch.js';
 import { columnsOf, headerLine } from '../src/csv.js';
 import { createSharedMemory } from '../src/kernels/index.js';
 import { request } from '../src/protocol.js';
-import { plan } from './sweep-fixture.js';
+import { plan, runPlan } from './sweep-fixture.js';
 
 const ok = (runId: number, finalLoss: number, metrics: number[] = []): RunRecord => ({
   runId,
@@ -181,6 +181,42 @@ describe('a problem that ranks by held-out accuracy', () => {
       ].join('\n'),
     );
     expect(aggregate(mnist, records).rows.map((r) => r.best)).toEqual([1, 3]);
+  });
+});
+
+describe('a sweep over a problem option', () => {
+  it('has a column per problem axis, its values as the results CSV writes them', async () => {
+    const p = plan({
+      name: 'starts',
+      problem: {
+        name: 'anisotropic-bowl',
+        start: [
+          [-7, 2],
+          [-3, 1],
+        ],
+      },
+      optimizers: ['sgd'],
+      lr: [0.1, 0.5],
+      seeds: [0, 1],
+      steps: 20,
+    });
+    const { records } = await runPlan(p, { curveEvery: 0 });
+    const text = summaryCsv(p, aggregate(p, records));
+    expect(text.split('\n')[0]).toBe(
+      'optimizer,lr,start,seeds,ok,diverged,error,final_loss_mean,final_loss_std,final_loss_min,final_loss_max,rank',
+    );
+    expect(text.split('\n')[1].startsWith('sgd,0.1,"[-7,2]",2,2,0,0,')).toBe(true);
+    const rows: string[][] = parse(text, { from_line: 2 });
+    expect(rows.map((r) => r.slice(0, 7))).toEqual([
+      ['sgd', '0.1', '[-7,2]', '2', '2', '0', '0'],
+      ['sgd', '0.1', '[-3,1]', '2', '2', '0', '0'],
+      ['sgd', '0.5', '[-7,2]', '2', '2', '0', '0'],
+      ['sgd', '0.5', '[-3,1]', '2', '2', '0', '0'],
+    ]);
+    // The bowl ignores the seed: both seeds' losses are equal, their deviation 0; the
+    // starts differ, and so do the losses.
+    for (const r of rows) expect(r[8]).toBe('0');
+    expect(new Set(rows.map((r) => r[7])).size).toBe(4);
   });
 });
 

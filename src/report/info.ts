@@ -72,10 +72,14 @@ export function short(x: number): string {
 }
 
 export function settings(plan: Plan, row: SummaryRow): string {
-  return plan.columns
-    .filter((a) => row.axes[a] !== undefined)
-    .map((a) => `${AXIS_SYMBOL[a]}=${short(row.axes[a]!)}`)
-    .join(' ');
+  const problem = (plan.problem.axes ?? []).map((a, i) => {
+    const v = row.problemValues[i];
+    return `${a.name}=${typeof v === 'number' ? short(v) : typeof v === 'string' ? v : JSON.stringify(v)}`;
+  });
+  return [
+    ...plan.columns.filter((a) => row.axes[a] !== undefined).map((a) => `${AXIS_SYMBOL[a]}=${short(row.axes[a]!)}`),
+    ...problem,
+  ].join(' ');
 }
 
 /** What the marks of a value-or-not point say. */

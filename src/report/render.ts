@@ -174,6 +174,10 @@ function leaderboardHtml(info: ReportInfo): string {
       num(r.rank),
       `<td data-v="${r.optimizer}">${DISPLAY[r.optimizer]}</td>`,
       ...plan.columns.map((a) => num(r.axes[a])),
+      ...r.problemValues.map((v) => {
+        const text = typeof v === 'number' ? short(v) : typeof v === 'string' ? v : JSON.stringify(v);
+        return `<td data-v="${escape(String(typeof v === 'number' ? v : text))}">${escape(text)}</td>`;
+      }),
       ...(plan.random ? [num(r.trial)] : []),
       num(r.seeds),
       num(r.ok),

@@ -41,29 +41,34 @@ export async function runWithCurves(
   { every, accuracy = false }: { every: number; accuracy?: boolean },
 ): Promise<Rerun> {
   const def = PROBLEMS[plan.problem.name];
-  const options = plan.problem.options;
   const data = await resolveData(plan.problem);
-  const dim = def.dim(options);
+  // With problem axes each run has its own options: memory for the largest variant.
+  const variants = plan.problem.variants ?? [plan.problem.options];
+  const maxDim = Math.max(...variants.map((v) => def.dim(v)));
+  const maxScratch = Math.max(...variants.map((v) => def.scratchBytes?.(v) ?? 0));
   const metricCount = columnsOf(plan).metrics.length;
-  const arena = Arena.create(arenaBytes(maxMemoryNeeded(dim)) + (def.scratchBytes?.(options) ?? 0));
-  const block = arena.f64(maxMemoryNeeded(dim));
+  const arena = Arena.create(arenaBytes(maxMemoryNeeded(maxDim)) + maxScratch);
+  const block = arena.f64(maxMemoryNeeded(maxDim));
   const scratch = arena.mark();
   const columns = accuracy ? accuracyColumns(plan) : curveColumns(plan);
   const traced = columns.length - 1;
-  const workspaces = new Map<OptimizerName, Workspace>();
+  const workspaces = new Map<string, Workspace>();
   let problem: Problem | undefined;
-  let problemSeed = NaN;
+  let problemKey = '';
   const records: RunRecord[] = [];
   const curves = new Map<number, Curve>();
   for (const id of ids) {
     const spec = specAt(plan, id);
-    if (!problem || spec.seed !== problemSeed) {
+    // One problem instance per variant and seed, as the batch loop keeps them.
+    const key = `${JSON.stringify(spec.problem)}|${spec.seed}`;
+    if (!problem || key !== problemKey) {
       arena.release(scratch);
-      problem = def.create(options, { seed: spec.seed, rng: (label) => rng(spec.seed, label), data, arena });
-      problemSeed = spec.seed;
+      problem = def.create(spec.problem, { seed: spec.seed, rng: (label) => rng(spec.seed, label), data, arena });
+      problemKey = key;
     }
-    let ws = workspaces.get(spec.optimizer);
-    if (!ws) workspaces.set(spec.optimizer, (ws = workspace(block, dim, spec.optimizer, arena.memory)));
+    const dim = problem.dim;
+    let ws = workspaces.get(`${spec.optimizer}|${dim}`);
+    if (!ws) workspaces.set(`${spec.optimizer}|${dim}`, (ws = workspace(block, dim, spec.optimizer, arena.memory)));
     const steps: number[] = [];
     const values: number[] = [];
     const current = problem;
