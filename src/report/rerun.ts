@@ -13,7 +13,6 @@
 import { Arena, arenaBytes } from '../arena.js';
 import { columnsOf, curveColumns } from '../csv.js';
 import { specAt, type Plan } from '../grid.js';
-import type { OptimizerName } from '../optimizers/index.js';
 import { PROBLEMS, type Problem } from '../problems/index.js';
 import { resolveData } from '../protocol.js';
 import type { Curve, RunRecord } from '../results.js';
