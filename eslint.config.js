@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'scratch/', 'kernels/', 'results/'] },
+  { ignores: ['dist/', 'node_modules/', 'scratch/', 'kernels/', 'results/', 'screenshots/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -181,7 +181,7 @@ function sweepMemory(): void {
 }
 
 /** `npm run bench -- bowl adam` runs only those sections; no names, all of them. */
-const SECTIONS = ['bowl', 'memory', 'adam', 'mnist', 'early', 'redis'] as const;
+const SECTIONS = ['bowl', 'memory', 'adam', 'mnist', 'early', 'redis', 'report'] as const;
 const asked = process.argv.slice(2);
 for (const name of asked)
   if (!(SECTIONS as readonly string[]).includes(name)) {
@@ -215,4 +215,11 @@ if (wanted('mnist')) {
 if (wanted('early')) {
   const { earlyBench } = await import('./early.js');
   await earlyBench(say);
+}
+
+// The report (bench/report.ts): the HTML report of a 100,000-run sweep, its size and
+// its open time in Chromium.
+if (wanted('report')) {
+  const { reportBench } = await import('./report.js');
+  await reportBench(say);
 }

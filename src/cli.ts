@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEFAULT_MAX_RUNS, loadConfig } from './config/load.js';
-import { OutputError, UsageError } from './errors.js';
-import { ExecutorError, type Executor } from './executor.js';
+import { EXIT, UsageError, exitCode } from './errors.js';
+import type { Executor } from './executor.js';
 import {
   DEFAULT_WORKER_MEMORY_MB,
   EXECUTOR_NAMES,
@@ -25,12 +25,13 @@ import { redact } from './executors/redis-connection.js';
 import type { Plan } from './grid.js';
 import { CsvFile, CurvesFile, JournalFile } from './output.js';
 import { runEarlyStopping } from './early.js';
-import { Tally, bestRuns, dryRun, progressLine } from './report.js';
-import { RowWriter, columnsOf, headerLine } from './csv.js';
+import { Tally, bestConfigurations, bestRuns, dryRun, progressLine } from './report.js';
+import { RowWriter, columnsOf, curveColumns, headerLine } from './csv.js';
+import { recordAt, type Curve, type ResultBatch } from './results.js';
 import type { LiveRun } from './protocol.js';
 import { runSweep, type Consumer } from './sweep.js';
-
-const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2 } as const;
+import { Aggregator } from './aggregate.js';
+import { writeReport } from './report/write.js';
 
 /** Points per loss curve by default. */
 const CURVE_POINTS = 100;
@@ -52,7 +53,30 @@ interface Args {
   curveEvery?: number;
   executor: ExecutorName;
   redis?: string;
+  report: boolean;
 }
+
+/** A sweep that writes no curves file keeps its curves in memory for the report
+ * when they are at most this many values (32 MB); larger sweeps' reports run again
+ * the few runs they draw. */
+const KEPT_CURVE_VALUES = 4_000_000;
+
+/** Keeps every run's curve, for the report at the end. */
+class CurveKeeper implements Consumer {
+  readonly curves = new Map<number, Curve>();
+
+  accept(batch: ResultBatch): void {
+    if (!batch.curves) return;
+    for (let k = 0; k < batch.count; k++) {
+      const c = recordAt(batch, k).curve;
+      if (c && c.step.length > 0) this.curves.set(batch.first + k, c);
+    }
+  }
+}
+
+/** Sweeps up to this many runs get their report at the end; a larger one is told
+ * the command (every record is read back into memory to draw it). */
+const REPORT_MAX_RUNS = 2_000_000;
 
 function parseArgs(argv: string[]): Args {
   return yargs(argv)
@@ -120,6 +144,11 @@ function parseArgs(argv: string[]): Args {
       requiresArg: true,
       describe:
         'run the batches on worker processes through this Redis, redis://[:password@]HOST:PORT or rediss:// (start them with npm run worker -- --redis URL)',
+    })
+    .option('report', {
+      type: 'boolean',
+      default: true,
+      describe: 'write <name>.summary.csv and the HTML report <name>.html beside the CSV at the end (--no-report: not)',
     })
     .option('progress', {
       type: 'boolean',
@@ -225,15 +254,31 @@ async function main(argv: string[]): Promise<number> {
     workerMemoryMb: args.workerMemory,
     url: args.redis,
   });
+  let ran: Awaited<ReturnType<typeof sweep>>;
   try {
     await executor.ready();
-    return await sweep(args, plan, executor, say);
+    ran = await sweep(args, plan, executor, say);
   } finally {
     await executor.close();
   }
+  // The report reads back the closed CSV and its manifest, as `npm run report` does.
+  if (!args.report || ran.outPath === '-') return ran.code;
+  if (plan.total > REPORT_MAX_RUNS) {
+    say(`no report for ${plan.total} runs (over ${REPORT_MAX_RUNS}): npm run report -- ${ran.outPath}\n`);
+    return ran.code;
+  }
+  const w = await writeReport(ran.outPath, { curves: ran.curves });
+  const rerun = w.rerun > 0 ? ` (${w.rerun} runs run again for their curves)` : '';
+  say(`report${w.complete ? '' : ' (partial)'} → ${w.html}, summary → ${w.summary}${rerun}\n`);
+  return ran.code;
 }
 
-async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: string) => void): Promise<number> {
+async function sweep(
+  args: Args,
+  plan: Plan,
+  executor: Executor,
+  say: (text: string) => void,
+): Promise<{ code: number; outPath: string; curves?: ReadonlyMap<number, Curve> }> {
   const toStdout = args.out === '-';
   const outPath = toStdout ? '-' : (args.out ?? join('results', `${plan.name}-${timestamp()}.csv`));
   const curveEvery = args.curveEvery ?? Math.max(1, Math.round(plan.steps / CURVE_POINTS));
@@ -281,7 +326,11 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
         }, PROGRESS_MS)
       : undefined;
   const tally = new Tally(plan);
-  for (const b of file?.prior ?? []) tally.accept(b);
+  const aggregates = new Aggregator(plan);
+  for (const b of file?.prior ?? []) {
+    tally.accept(b);
+    aggregates.accept(b);
+  }
   const stdout = new RowWriter(plan, async (bytes) => {
     if (!pipeClosed && !process.stdout.write(bytes)) await new Promise((r) => process.stdout.once('drain', r));
   });
@@ -291,14 +340,23 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
     },
   };
   let complete = false;
+  const points = Math.floor(plan.steps / curveEvery) + 2;
+  const kept =
+    args.report &&
+    !toStdout &&
+    !curves &&
+    !plan.earlyStopping &&
+    plan.total * points * curveColumns(plan).length <= KEPT_CURVE_VALUES
+      ? new CurveKeeper()
+      : undefined;
   const journal = plan.earlyStopping && file ? await JournalFile.open(file.path, plan, resumed) : undefined;
   try {
     const common = {
       executor,
       retries: args.retries,
       signal: controller.signal,
-      curveEvery: curves ? curveEvery : 0,
-      consumers: [...(curves ? [curves] : []), file ?? stdout, tally, counter],
+      curveEvery: curves || kept ? curveEvery : 0,
+      consumers: [...(curves ? [curves] : []), file ?? stdout, tally, aggregates, counter, ...(kept ? [kept] : [])],
     };
     const summary = plan.earlyStopping
       ? await runEarlyStopping(plan, {
@@ -312,20 +370,21 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
     complete = !summary.interrupted;
     if (complete) executor.finished?.(plan);
     if (ticker) process.stderr.write('\r\x1b[K');
-    if (pipeClosed) return EXIT.OK;
+    if (pipeClosed) return { code: EXIT.OK, outPath };
     say(bestRuns(plan, tally.optimizers));
+    if (plan.seeds.length > 1) say(bestConfigurations(plan, aggregates.summary()));
     const where = toStdout ? 'standard output' : outPath;
     const rate = summary.runs / summary.seconds;
     const shown = rate >= 100 ? Math.round(rate).toLocaleString('en') : rate.toPrecision(2);
     say(`${summary.runs} runs in ${summary.seconds.toFixed(2)} s (${shown} runs/s) → ${where}\n`);
-    if (!stoppedBy) return EXIT.OK;
+    if (!stoppedBy) return { code: EXIT.OK, outPath, curves: kept?.curves };
     const rest = plan.total - written;
     process.stderr.write(
       toStdout
         ? `sweep: interrupted with ${rest} runs not done\n`
         : `sweep: interrupted with ${rest} of ${plan.total} runs not done; to finish:\n  npm run sweep -- ${args.config} --out ${outPath}${args.redis ? ` --redis ${redact(args.redis)}` : ''} --resume\n`,
     );
-    return SIGNAL_EXIT[stoppedBy];
+    return { code: SIGNAL_EXIT[stoppedBy], outPath, curves: kept?.curves };
   } finally {
     if (ticker) clearInterval(ticker);
     process.off('SIGINT', onSignal);
@@ -336,25 +395,11 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
   }
 }
 
-/** Messages are one line, whatever text (a key, a path) they quote. */
-const oneLine = (message: string): string => message.replace(/\s*[\r\n]+\s*/g, ' ');
-
 main(hideBin(process.argv)).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof UsageError) {
-      process.stderr.write(`sweep: ${oneLine(error.message)}\n`);
-      process.exitCode = EXIT.USAGE;
-    } else if (error instanceof ExecutorError || error instanceof OutputError) {
-      process.stderr.write(`sweep: ${oneLine(error.message)}\n`);
-      process.exitCode = EXIT.INTERNAL;
-    } else {
-      process.stderr.write(
-        `sweep: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-      );
-      process.exitCode = EXIT.INTERNAL;
-    }
+    process.exitCode = exitCode('sweep', error);
   },
 );

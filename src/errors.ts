@@ -13,6 +13,29 @@ export class OutputError extends Error {
   override readonly name = 'OutputError';
 }
 
+/** Exit statuses of the commands. */
+export const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2 } as const;
+
+/** Messages are one line, whatever text (a key, a path) they quote. */
+export const oneLine = (message: string): string => message.replace(/\s*[\r\n]+\s*/g, ' ');
+
+/** Prints why `program` failed, as one line (a stack trace for a bug), and gives its
+ * exit status: 2 bad input, 1 an output or the workers failed, 1 a bug. */
+export function exitCode(program: string, error: unknown): number {
+  if (error instanceof UsageError) {
+    process.stderr.write(`${program}: ${oneLine(error.message)}\n`);
+    return EXIT.USAGE;
+  }
+  if (error instanceof Error && (error.name === 'OutputError' || error.name === 'ExecutorError')) {
+    process.stderr.write(`${program}: ${oneLine(error.message)}\n`);
+    return EXIT.INTERNAL;
+  }
+  process.stderr.write(
+    `${program}: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  return EXIT.INTERNAL;
+}
+
 /** A config that cannot run: names the file, the field, the rule and the value. */
 export class ConfigError extends UsageError {
   constructor(

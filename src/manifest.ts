@@ -36,6 +36,9 @@ export interface Manifest {
   columns: string[];
   /** The curves file written beside it, if any, and its resolution. */
   curves?: { file: string; every: number };
+  /** The process writing the CSV, while one is (removed when it closes the file):
+   * a reader can tell a sweep still running from one that stopped. */
+  writer?: { pid: number };
 }
 
 export const manifestPath = (csv: string): string => `${csv}.sweep.json`;
@@ -55,7 +58,22 @@ export function newManifest(plan: Plan, columns: readonly string[], curves?: Man
     config: planConfig(plan),
     columns: [...columns],
     ...(curves && { curves }),
+    writer: { pid: process.pid },
   };
+}
+
+/** Whether the manifest's writer is a live process: the sweep is still running. (A
+ * writer killed with SIGKILL leaves its pid behind; a pid reused since then by
+ * another process reads as running, until that process ends.) */
+export function stillRunning(manifest: Manifest): boolean {
+  const pid = manifest.writer?.pid;
+  if (manifest.complete || !Number.isInteger(pid) || pid === process.pid) return false;
+  try {
+    process.kill(pid!, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export async function writeManifest(csv: string, manifest: Manifest): Promise<void> {

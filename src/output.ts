@@ -182,10 +182,12 @@ export class CsvFile implements Consumer {
     await rm(manifestPath(this.path), { force: true });
   }
 
-  /** Syncs and closes; marks the manifest complete when every run is in. */
+  /** Syncs and closes; marks the manifest complete when every run is in, and no
+   * longer written. */
   async close(complete: boolean): Promise<void> {
     await this.file.close();
-    if (complete) await writeManifest(this.path, { ...this.manifest, complete: true });
+    const { writer: _, ...closed } = this.manifest;
+    await writeManifest(this.path, { ...closed, complete });
   }
 }
 

@@ -1,5 +1,6 @@
 /** What the CLI prints for people: run counts, live progress, the best run of each
  * optimizer (tallied by `Tally`, a consumer of the record stream). */
+import type { Summary, SummaryRow } from './aggregate.js';
 import { columnsOf, rankMetric } from './csv.js';
 import { countsByOptimizer, specAt, type Plan, type RunSpec } from './grid.js';
 import type { OptimizerName } from './optimizers/index.js';
@@ -137,6 +138,32 @@ export function bestRuns(plan: Plan, optimizers: readonly OptimizerSummary[]): s
     ]);
   }
   return `${table(rows)}\n`;
+}
+
+/** The best configuration of each optimizer by its mean over seeds (the summary
+ * CSV's rank), not by a lucky seed. */
+export function bestConfigurations(plan: Plan, summary: Summary): string {
+  const c = summary.rank.column;
+  const at = summary.columns.indexOf(c);
+  const rows = [['optimizer', 'rank', `mean ${c}`, 'std', 'ok/seeds', 'settings']];
+  for (const o of plan.optimizers) {
+    let best: SummaryRow | undefined;
+    for (const r of summary.rows) if (r.optimizer === o.name && (!best || r.rank < best.rank)) best = r;
+    if (!best) continue;
+    const s = best.stats[at];
+    const settings = Object.entries(best.axes)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    rows.push([
+      o.name,
+      s.n > 0 ? String(best.rank) : '-',
+      s.n > 0 ? fmt(s.mean) : '-',
+      Number.isFinite(s.std) ? fmt(s.std) : '-',
+      `${best.ok}/${best.seeds}`,
+      settings + (best.trial !== undefined ? ` trial=${best.trial}` : ''),
+    ]);
+  }
+  return `best configuration by the mean over ${plan.seeds.length} seeds:\n${table(rows)}\n`;
 }
 
 export function progressLine(

@@ -33,6 +33,7 @@ export const anisotropicBowl: ProblemDef<BowlOptions> = {
   dim: () => 2,
   metrics: () => ['x', 'y', 'distance'],
   trajectory: () => ['x', 'y'],
+  optimum: () => [0, 0],
   create({ start }) {
     return {
       dim: 2,

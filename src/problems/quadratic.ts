@@ -52,6 +52,7 @@ export const quadratic: ProblemDef<QuadraticOptions> = {
   },
   dim: ({ dim }) => dim,
   metrics: () => ['distance'],
+  optimum: ({ dim }) => new Array<number>(dim).fill(0),
   create({ dim, condition }, { rng }) {
     const c = curvatures(dim, condition);
     return {

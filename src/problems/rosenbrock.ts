@@ -28,6 +28,7 @@ export const rosenbrock: ProblemDef<RosenbrockOptions> = {
   dim: ({ dim }) => dim,
   metrics: () => ['distance'],
   trajectory: ({ dim }) => (dim <= TRACED_DIMS ? Array.from({ length: dim }, (_, i) => `x${i}`) : []),
+  optimum: ({ dim }) => new Array<number>(dim).fill(1),
   create({ dim }) {
     return {
       dim,

@@ -56,6 +56,8 @@ export interface ProblemDef<O extends object = object, D = unknown> {
   /** Names of the leading parameters a loss curve traces (the trajectory of the
    * book's figures); none for large problems. */
   trajectory?(options: O): readonly string[];
+  /** The minimiser, where it is known (the report marks it on the loss contour). */
+  optimum?(options: O): readonly number[];
   /** Loads the problem's data once per sweep, in the coordinator. Its result must be
    * structured-cloneable; put bulk arrays in SharedArrayBuffers so that every worker
    * reads the same memory. Throws `UsageError` for missing data. */
