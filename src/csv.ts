@@ -28,7 +28,8 @@ export const COLUMN_DOCS = {
     'random search only: the trial whose sampled values this run uses (blank for an optimizer that samples nothing)',
   seed: 'seed of the run: starting point and minibatches',
   steps: 'updates the run was asked to make',
-  status: 'ok, diverged (loss or parameters became NaN or ±Inf), error, or pruned (stopped early)',
+  status:
+    'ok, diverged (loss or parameters became NaN or ±Inf, or the loss rose above divergence_factor × max(|starting loss|, 1)), error, or pruned (stopped early)',
   final_loss: 'loss at the final parameters (blank unless ok; for a pruned run, where it stopped)',
   best_loss: 'lowest loss seen, starting point included',
   diverged_at: 'updates done when the run diverged (blank unless diverged)',

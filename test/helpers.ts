@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { DEFAULT_DIVERGENCE_FACTOR } from '../src/config/schema.js';
 import { parse } from 'csv-parse/sync';
 import { Arena } from '../src/arena.js';
 import type { Plan, RunSpec } from '../src/grid.js';
@@ -40,6 +41,7 @@ export function spec(
     seed: 0,
     trial: 0,
     steps,
+    divergenceFactor: DEFAULT_DIVERGENCE_FACTOR,
   };
 }
 

@@ -13,7 +13,14 @@ import type { Axis, AxisName, EarlyStopping, Plan, PlanOptimizer, PlanProblem, P
 import { gridSize, variantValues } from '../grid.js';
 import { OPTIMIZERS, type OptimizerName } from '../optimizers/index.js';
 import { OptionError, PROBLEMS } from '../problems/index.js';
-import { AXIS_NAMES, CONFIG_SCHEMA, WEIGHT_DECAY, isListOption, type DistributionName } from './schema.js';
+import {
+  AXIS_NAMES,
+  CONFIG_SCHEMA,
+  DEFAULT_DIVERGENCE_FACTOR,
+  WEIGHT_DECAY,
+  isListOption,
+  type DistributionName,
+} from './schema.js';
 
 const Ajv = AjvModule.default;
 const validateSchema = new Ajv({ allErrors: false, verbose: true, strict: true, allowUnionTypes: true }).compile(
@@ -31,6 +38,7 @@ interface RawConfig {
   trials?: number;
   search_seed?: number;
   early_stopping?: RawEarlyStopping;
+  divergence_factor?: number;
   [axis: string]: unknown;
 }
 
@@ -461,6 +469,7 @@ function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
     seeds,
     trials,
     searchSeed: raw.search_seed ?? 0,
+    divergenceFactor: raw.divergence_factor ?? DEFAULT_DIVERGENCE_FACTOR,
     random,
     optimizers,
     columns,
@@ -499,6 +508,7 @@ export function planConfig(plan: Plan): Record<string, unknown> {
     ...shared,
     steps: plan.steps,
     seeds: [...plan.seeds],
+    divergence_factor: plan.divergenceFactor,
     ...(plan.random && { trials: plan.trials, search_seed: plan.searchSeed }),
     ...(plan.earlyStopping && { early_stopping: earlyStoppingConfig(plan.earlyStopping) }),
   };

@@ -1,0 +1,111 @@
+/**
+ * The first hour at the command line (issue 9), one trap per block.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'csv-parse/sync';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfig, planConfig } from '../src/config/load.js';
+import { DEFAULT_DIVERGENCE_FACTOR } from '../src/config/schema.js';
+import { specAt } from '../src/grid.js';
+import { divergenceLimit } from '../src/run.js';
+import { makeProblem, runHere, spec } from './helpers.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const TMP = mkdtempSync(join(tmpdir(), 'sweep-first-hour-'));
+
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Outcome> {
+  return new Promise((resolve) => {
+    execFile(file, args, { cwd: ROOT, env, maxBuffer: 64 * 2 ** 20 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const cli = (...args: string[]): Promise<Outcome> => run(process.execPath, [CLI, ...args]);
+
+let fresh = 0;
+function configFile(config: object): string {
+  const file = join(TMP, `config-${fresh++}.json`);
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+describe('a loss that explodes but stays finite is diverged', () => {
+  // sgd at lr 5 on the bowl: y is multiplied by 1 − 10 = −9 each step.
+  const sgd5 = spec('sgd', 30, { lr: 5 });
+
+  it('sgd at lr 5 on the bowl: diverged where the loss passes the limit, not ok at 7e57', async () => {
+    const { result } = runHere(sgd5, await makeProblem('anisotropic-bowl'));
+    expect(result.status).toBe('diverged');
+    // Starting loss 49/20 + 4 = 6.45, so the limit is 6.45e6; after k steps
+    // y = 2·(−9)^k, which crosses it at k = 4 (y² ≈ 1.7e8). Replayed here:
+    const limit = divergenceLimit(49 / 20 + 4, DEFAULT_DIVERGENCE_FACTOR);
+    let k = 0;
+    for (let y = 2, x = -7; (x * x) / 20 + y * y <= limit; k++) {
+      x -= 5 * (x / 10);
+      y -= 5 * 2 * y;
+    }
+    expect(result.divergedAt).toBe(k);
+    expect(result.finalLoss).toBeNaN();
+    expect(result.metrics).toEqual([]);
+    // The best loss seen is still there.
+    expect(result.bestLoss).toBeLessThanOrEqual(49 / 20 + 4);
+  });
+
+  it('with a divergence_factor beyond reach the same run is ok, its loss finite and enormous', async () => {
+    const { result } = runHere({ ...sgd5, divergenceFactor: 1e300 }, await makeProblem('anisotropic-bowl'));
+    expect(result.status).toBe('ok');
+    expect(result.finalLoss).toBeGreaterThan(1e57);
+    expect(Number.isFinite(result.finalLoss)).toBe(true);
+  });
+
+  it('the limit is a multiple of the starting loss, and of 1 when that is smaller', () => {
+    expect(divergenceLimit(6.45, 1e6)).toBe(6.45e6);
+    expect(divergenceLimit(-20, 1e6)).toBe(2e7);
+    expect(divergenceLimit(1e-9, 1e6)).toBe(1e6);
+  });
+
+  it('divergence_factor is a config field, kept by the plan and its manifest config', () => {
+    const base = { name: 'd', problem: { name: 'anisotropic-bowl' }, optimizers: ['sgd'], steps: 30 };
+    expect(parseConfig(JSON.stringify(base), 'd.json').divergenceFactor).toBe(DEFAULT_DIVERGENCE_FACTOR);
+    const plan = parseConfig(JSON.stringify({ ...base, divergence_factor: 100 }), 'd.json');
+    expect(plan.divergenceFactor).toBe(100);
+    expect(specAt(plan, 0).divergenceFactor).toBe(100);
+    expect(parseConfig(JSON.stringify(planConfig(plan)), 'm.json')).toEqual(plan);
+    expect(() => parseConfig(JSON.stringify({ ...base, divergence_factor: 0.5 }), 'd.json')).toThrow(
+      /^d\.json: divergence_factor must be >= 1, got 0\.5$/,
+    );
+  });
+
+  it('from the command line: the row says diverged, and the summary ranks only ok runs', async () => {
+    const file = configFile({
+      name: 'explode',
+      problem: { name: 'anisotropic-bowl' },
+      optimizers: ['sgd'],
+      lr: [0.1, 5],
+      steps: 30,
+    });
+    const r = await cli(file, '--out', '-', '--workers', '1');
+    expect(r.code, r.stderr).toBe(0);
+    const rows = parse(r.stdout, { columns: true }) as Record<string, string>[];
+    expect(rows.map((x) => x.status)).toEqual(['ok', 'diverged']);
+    expect(rows[1].final_loss).toBe('');
+    expect(Number(rows[1].diverged_at)).toBeGreaterThan(0);
+    // The printed best is the lr 0.1 run, not a loss of 1e29 or more.
+    expect(r.stderr).toMatch(/^sgd\s+2\s+1\s+1\s+0\s+\S+\s+0\s+lr=0\.1$/m);
+  });
+});
