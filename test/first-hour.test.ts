@@ -1,5 +1,7 @@
 /**
- * The first hour at the command line (issue 9), one trap per block.
+ * The first hour at the command line (issue 9), one trap per block: a loss that
+ * explodes but stays finite, the summary's settings, seeds that change nothing, and
+ * options that npm takes for itself.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig, planConfig } from '../src/config/load.js';
 import { DEFAULT_DIVERGENCE_FACTOR } from '../src/config/schema.js';
 import { specAt } from '../src/grid.js';
+import { settingsText } from '../src/report.js';
 import { divergenceLimit } from '../src/run.js';
 import { makeProblem, runHere, spec } from './helpers.js';
 
@@ -107,5 +110,49 @@ describe('a loss that explodes but stays finite is diverged', () => {
     expect(Number(rows[1].diverged_at)).toBeGreaterThan(0);
     // The printed best is the lr 0.1 run, not a loss of 1e29 or more.
     expect(r.stderr).toMatch(/^sgd\s+2\s+1\s+1\s+0\s+\S+\s+0\s+lr=0\.1$/m);
+  });
+});
+
+describe('the summary rounds settings for reading, in the axes order', () => {
+  const search = {
+    name: 's',
+    problem: { name: 'anisotropic-bowl' },
+    optimizers: ['sgd'],
+    weight_decay: { distribution: 'log-uniform', min: 1e-8, max: 1e-4 },
+    lr: { distribution: 'log-uniform', min: 1e-6, max: 1e-2 },
+    trials: 5,
+    steps: 10,
+  };
+
+  it('lr before weight_decay, four significant digits, whatever the config order', () => {
+    const plan = parseConfig(JSON.stringify(search), 's.json');
+    for (let id = 0; id < plan.total; id++) {
+      const s = specAt(plan, id);
+      const text = settingsText(plan, s);
+      const m = /^lr=(\S+) weight_decay=(\S+)$/.exec(text);
+      expect(m, text).not.toBeNull();
+      expect(Number(m![1])).toBe(Number(s.axes.lr!.toPrecision(4)));
+      expect(Number(m![2])).toBe(Number(s.axes.weight_decay!.toPrecision(4)));
+      expect(m![1].replace(/^0\.0*|e.*$|\./g, '').length).toBeLessThanOrEqual(4);
+    }
+  });
+
+  it('seeds are named when they vary', () => {
+    const plan = parseConfig(
+      JSON.stringify({ ...search, problem: { name: 'quadratic', dim: 3 }, seeds: [0, 1] }),
+      's.json',
+    );
+    expect(settingsText(plan, specAt(plan, 1))).toMatch(/^lr=\S+ weight_decay=\S+ seed=1$/);
+  });
+
+  it('the CSV keeps full precision while the summary is rounded', async () => {
+    const r = await cli(configFile(search), '--out', '-', '--workers', '1');
+    expect(r.code, r.stderr).toBe(0);
+    const rows = parse(r.stdout, { columns: true }) as Record<string, string>[];
+    const line = r.stderr.split('\n').find((l) => l.startsWith('sgd '))!;
+    const id = Number(line.trim().split(/\s+/)[6]);
+    const row = rows[id];
+    expect(row.lr.replace(/^0\.0*|e.*$|\./g, '').length).toBeGreaterThan(4);
+    expect(line).toContain(`lr=${Number(Number(row.lr).toPrecision(4))} weight_decay=`);
   });
 });
