@@ -129,7 +129,7 @@ export function runOne(spec: RunSpec, problem: Problem, ws: Workspace, live?: Li
   let best = Infinity;
   let limit = Infinity;
   let loss: number;
-  let diverged = false;
+  let diverged: boolean;
   let step = 0;
   for (; ; step++) {
     loss = problem.lossAndGrad(W, g, step);
