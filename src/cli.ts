@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { DEFAULT_MAX_RUNS, loadConfig } from './config/load.js';
+import { DEFAULT_MAX_RUNS, configWarnings, loadConfig } from './config/load.js';
 import { OutputError, UsageError } from './errors.js';
 import { ExecutorError, type Executor } from './executor.js';
 import {
@@ -209,6 +209,7 @@ async function main(argv: string[]): Promise<number> {
   const say = (text: string): void => void (toStdout ? process.stderr : process.stdout).write(text);
 
   if (args.dryRun) {
+    warn(args, plan);
     say(dryRun(plan));
     return EXIT.OK;
   }
@@ -238,6 +239,7 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
   const outPath = toStdout ? '-' : (args.out ?? join('results', `${plan.name}-${timestamp()}.csv`));
   const curveEvery = args.curveEvery ?? Math.max(1, Math.round(plan.steps / CURVE_POINTS));
   const { file, curves, from, resumed } = await openOutputs(args, plan, outPath, curveEvery);
+  warn(args, plan);
   if (resumed) say(`resuming ${outPath}: ${from} of ${plan.total} runs already done\n`);
   else if (args.resume) say(`${outPath}: nothing to resume yet; starting the sweep\n`);
 
@@ -334,6 +336,12 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
     await journal?.close(complete);
     await file?.close(complete);
   }
+}
+
+/** What is legal in the config but likely a mistake: once the sweep is sure to
+ * start (a refused command prints only why it was refused). */
+function warn(args: Args, plan: Plan): void {
+  for (const warning of configWarnings(plan, args.config)) process.stderr.write(`sweep: ${oneLine(warning)}\n`);
 }
 
 /** Messages are one line, whatever text (a key, a path) they quote. */

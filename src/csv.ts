@@ -17,7 +17,7 @@
  */
 import { stringify } from 'csv-stringify/sync';
 import { specAt, type AxisName, type Plan, type RunSpec } from './grid.js';
-import { PROBLEMS } from './problems/index.js';
+import { problemDef } from './problems/index.js';
 import { STATUSES, STATUS_CODE, errorAt, type EncodedRows, type ResultBatch } from './results.js';
 
 /** Fixed columns and what they mean; axis and problem-metric columns sit between. */
@@ -54,7 +54,7 @@ export interface Columns {
 
 /** The columns of a plan's results CSV (its problem decides the metric columns). */
 export function columnsOf(plan: Plan): Columns {
-  const def = PROBLEMS[plan.problem.name];
+  const def = problemDef(plan.problem);
   const metrics = def.metrics(plan.problem.options);
   return {
     metrics,
@@ -92,7 +92,7 @@ export const CURVE_DOCS = {
 /** The values of a curve point (a `Curve`'s row): the loss, then the traced
  * coordinates of problems small enough to trace. */
 export function curveColumns(plan: Plan): readonly string[] {
-  return ['loss', ...(PROBLEMS[plan.problem.name].trajectory?.(plan.problem.options) ?? [])];
+  return ['loss', ...(problemDef(plan.problem).trajectory?.(plan.problem.options) ?? [])];
 }
 
 /** Distinct text cells remembered; error messages beyond this are formatted afresh.

@@ -7,7 +7,7 @@
  */
 import { ExecutorError, type Executor } from './executor.js';
 import type { Plan } from './grid.js';
-import { PROBLEMS } from './problems/index.js';
+import { problemDef } from './problems/index.js';
 import { request, type BatchRequest } from './protocol.js';
 import { STATUS_CODE, batchOf, sliceBatch, type ResultBatch } from './results.js';
 import { columnsOf } from './csv.js';
@@ -22,7 +22,7 @@ const MAX_BATCH_RUNS = 4096;
 const MIN_BATCHES_PER_THREAD = 4;
 
 export function batchSize(plan: Plan, threads: number, steps = plan.steps, runs = plan.total): number {
-  const dim = PROBLEMS[plan.problem.name].dim(plan.problem.options);
+  const dim = problemDef(plan.problem).dim(plan.problem.options);
   const perRun = steps * dim + RUN_OVERHEAD;
   const byCost = Math.floor(BATCH_COST / perRun);
   const byBalance = Math.ceil(runs / (threads * MIN_BATCHES_PER_THREAD));

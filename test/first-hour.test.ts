@@ -156,3 +156,37 @@ describe('the summary rounds settings for reading, in the axes order', () => {
     expect(line).toContain(`lr=${Number(Number(row.lr).toPrecision(4))} weight_decay=`);
   });
 });
+
+describe('seeds that change nothing are said to, on standard error', () => {
+  const bowl = {
+    name: 'seeds',
+    problem: { name: 'anisotropic-bowl' },
+    optimizers: ['sgd'],
+    steps: 10,
+    seeds: [0, 1, 2],
+  };
+
+  it('the bowl with three seeds: one line on stderr, and the sweep runs as before', async () => {
+    const file = configFile(bowl);
+    const r = await cli(file, '--out', '-', '--workers', '1');
+    expect(r.code).toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('sweep: '));
+    expect(lines).toEqual([
+      `sweep: ${file}: seeds [0,1,2]: anisotropic-bowl starts every run from the same point and draws nothing from the seed, so each setting runs 3 identical times`,
+    ]);
+    const rows = parse(r.stdout, { columns: true }) as Record<string, string>[];
+    expect(new Set(rows.map((x) => x.final_loss)).size).toBe(1);
+  });
+
+  it('--dry-run says it too', async () => {
+    const r = await cli(configFile({ ...bowl, problem: { name: 'rosenbrock' } }), '--dry-run');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^sweep: .*: seeds \[0,1,2\]: rosenbrock starts every run from the same point/);
+  });
+
+  it('nothing is said for one seed, or for a problem whose start comes from the seed', async () => {
+    const one = await cli(configFile({ ...bowl, seeds: [0] }), '--dry-run');
+    const quadratic = await cli(configFile({ ...bowl, problem: { name: 'quadratic', dim: 4 } }), '--dry-run');
+    expect([one.stderr, quadratic.stderr]).toEqual(['', '']);
+  });
+});

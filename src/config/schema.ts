@@ -134,9 +134,7 @@ export function problemOptionSchema(option: Record<string, unknown>): Record<str
   };
 }
 
-const problem = {
-  type: 'object',
-  description: `the loss to minimise: ${PROBLEM_NAMES.join(', ')}`,
+const builtIn = {
   properties: { name: { enum: PROBLEM_NAMES } },
   required: ['name'],
   allOf: PROBLEM_NAMES.map((name) => ({
@@ -156,6 +154,26 @@ const problem = {
       additionalProperties: false,
     },
   })),
+};
+
+/** A user's module: its other fields are its own options, free-form. */
+const userModule = {
+  properties: {
+    module: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'an ES module of your own (path relative to this config, or absolute) whose default export gives dim(options), start(options, seed) and evaluate(W, grad, options) or loss(W, options); the other fields are its options',
+    },
+  },
+};
+
+const problem = {
+  type: 'object',
+  description: `the loss to minimise: {"name": ${PROBLEM_NAMES.join(' | ')}, options…}, or {"module": "./my-problem.mjs", options…} for one of your own`,
+  if: { properties: { module: {} }, required: ['module'] },
+  then: userModule,
+  else: builtIn,
 };
 
 export const CONFIG_SCHEMA = {

@@ -33,6 +33,8 @@ export const anisotropicBowl: ProblemDef<BowlOptions> = {
   dim: () => 2,
   metrics: () => ['x', 'y', 'distance'],
   trajectory: () => ['x', 'y'],
+  // The start is `start`, whatever the seed, and nothing else is drawn.
+  ignoresSeed: () => true,
   create({ start }) {
     return {
       dim: 2,
