@@ -23,6 +23,7 @@ import {
 } from './executors/index.js';
 import { redact } from './executors/redis-connection.js';
 import type { Plan } from './grid.js';
+import { eatenByNpm } from './npm-args.js';
 import { CsvFile, CurvesFile, JournalFile } from './output.js';
 import { runEarlyStopping } from './early.js';
 import { Tally, bestRuns, dryRun, progressLine } from './report.js';
@@ -202,6 +203,8 @@ async function openOutputs(args: Args, plan: Plan, outPath: string, curveEvery: 
 }
 
 async function main(argv: string[]): Promise<number> {
+  const eaten = eatenByNpm(argv, process.env);
+  if (eaten) throw new UsageError(eaten);
   const args = parseArgs(argv);
   checkArgs(args);
   const plan: Plan = await loadConfig(args.config, { maxRuns: args.maxRuns });

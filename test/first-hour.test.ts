@@ -4,7 +4,7 @@
  * options that npm takes for itself.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig, planConfig } from '../src/config/load.js';
 import { DEFAULT_DIVERGENCE_FACTOR } from '../src/config/schema.js';
 import { specAt } from '../src/grid.js';
+import { CLI_OPTIONS, eatenByNpm } from '../src/npm-args.js';
 import { settingsText } from '../src/report.js';
 import { divergenceLimit } from '../src/run.js';
 import { makeProblem, runHere, spec } from './helpers.js';
@@ -188,5 +189,61 @@ describe('seeds that change nothing are said to, on standard error', () => {
     const one = await cli(configFile({ ...bowl, seeds: [0] }), '--dry-run');
     const quadratic = await cli(configFile({ ...bowl, problem: { name: 'quadratic', dim: 4 } }), '--dry-run');
     expect([one.stderr, quadratic.stderr]).toEqual(['', '']);
+  });
+});
+
+describe('options npm takes for itself are refused, with the command as it should be', () => {
+  const npm = { npm_command: 'run', npm_lifecycle_event: 'sweep' };
+
+  it('--dry-run without --: one line showing the command with --', () => {
+    expect(eatenByNpm(['configs/book-bowl.json'], { ...npm, npm_config_dry_run: 'true' })).toBe(
+      "npm took --dry-run for itself, so sweep never saw it; put sweep's options after --: npm run sweep -- configs/book-bowl.json --dry-run",
+    );
+  });
+
+  it('--out f.csv and -w 1: the values npm left as arguments go back to their options', () => {
+    const m = eatenByNpm(['configs/grid.json', 'f.csv'], { ...npm, npm_config_out: 'true', npm_config_workers: '2' });
+    expect(m).toMatch(/^npm took --workers, --out for itself, so sweep never saw them; /);
+    expect(m).toMatch(/: npm run sweep -- configs\/grid\.json --workers 2 --out f\.csv$/);
+    // Two options without their values: which argument was whose is unknown.
+    const two = eatenByNpm(['a.json', '3', 'f.csv'], { ...npm, npm_config_out: 'true', npm_config_retries: 'true' });
+    expect(two).toMatch(/npm run sweep -- a\.json --out 3 --retries f\.csv$/);
+    const unsure = eatenByNpm(['a.json', 'f.csv'], { ...npm, npm_config_out: 'true', npm_config_retries: 'true' });
+    expect(unsure).toMatch(/npm run sweep -- a\.json f\.csv --out <value> --retries <value>$/);
+  });
+
+  it('nothing is said outside npm run, or when npm took nothing of ours', () => {
+    expect(eatenByNpm(['c.json'], { npm_config_dry_run: 'true' })).toBeUndefined();
+    expect(eatenByNpm(['c.json'], { ...npm, npm_command: 'exec', npm_config_dry_run: 'true' })).toBeUndefined();
+    expect(eatenByNpm(['c.json'], { ...npm, npm_config_audit: '', npm_config_fund: '' })).toBeUndefined();
+  });
+
+  it('every option of --help is one npm could take', async () => {
+    const r = await cli('--help');
+    const names = [...r.stdout.matchAll(/^\s+(?:-(\w), )?--([\w-]+)/gm)].flatMap((m) => [m[1], m[2]]).filter(Boolean);
+    const known = new Set(CLI_OPTIONS.map((o) => o.name));
+    for (const name of names) if (!['help', 'h', 'progress'].includes(name)) expect(known, name).toContain(name);
+  });
+
+  it('`npm run sweep configs/book-bowl.json --dry-run` itself: exit 2, the line, nothing run or written', async () => {
+    const before = readdirSync(join(ROOT, 'results'));
+    const npmCli = process.env.npm_execpath;
+    const r = npmCli
+      ? await run(process.execPath, [npmCli, 'run', 'sweep', 'configs/book-bowl.json', '--dry-run'])
+      : await run('npm', ['run', 'sweep', 'configs/book-bowl.json', '--dry-run']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      "sweep: npm took --dry-run for itself, so sweep never saw it; put sweep's options after --: npm run sweep -- configs/book-bowl.json --dry-run\n",
+    );
+    expect(r.stdout).not.toMatch(/runs in|optimizer\s+runs/);
+    expect(readdirSync(join(ROOT, 'results'))).toEqual(before);
+  });
+
+  it('`npm run sweep -- configs/book-bowl.json --dry-run`, as the line says: counts the runs', async () => {
+    const npmCli = process.env.npm_execpath;
+    const args = ['run', 'sweep', '--', 'configs/book-bowl.json', '--dry-run'];
+    const r = npmCli ? await run(process.execPath, [npmCli, ...args]) : await run('npm', args);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^total\s+4$/m);
   });
 });
