@@ -24,12 +24,11 @@ import {
 import { redact } from './executors/redis-connection.js';
 import type { Plan } from './grid.js';
 import { eatenByNpm } from './npm-args.js';
-import { CsvFile, CurvesFile, JournalFile } from './output.js';
-import { runEarlyStopping } from './early.js';
 import { Tally, bestRuns, dryRun, progressLine } from './report.js';
 import { RowWriter, columnsOf, headerLine } from './csv.js';
 import type { LiveRun } from './protocol.js';
-import { runSweep, type Consumer } from './sweep.js';
+import { closeOutputs, openOutputs, runPlan } from './session.js';
+import type { Consumer } from './sweep.js';
 
 const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2 } as const;
 
@@ -171,37 +170,6 @@ function timestamp(d = new Date()): string {
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
-interface Outputs {
-  file?: CsvFile;
-  curves?: CurvesFile;
-  /** Runs already written (resume). */
-  from: number;
-  /** Whether --resume found a sweep to continue. */
-  resumed: boolean;
-}
-
-/** Opens the results CSV and the curves CSV, or neither: a file this call created is
- * removed again if the other cannot be opened. `--resume` of a sweep that never
- * began (no CSV, no manifest) starts it. */
-async function openOutputs(args: Args, plan: Plan, outPath: string, curveEvery: number): Promise<Outputs> {
-  const curveSettings = args.curves ? { file: args.curves, every: curveEvery } : undefined;
-  const resumed = outPath === '-' || !args.resume ? undefined : await CsvFile.resume(outPath, plan, curveSettings);
-  const file =
-    resumed ?? (outPath === '-' ? undefined : await CsvFile.create(outPath, plan, args.force, curveSettings));
-  const from = file?.done ?? 0;
-  if (!args.curves) return { file, from, resumed: resumed !== undefined };
-  try {
-    const curves = resumed
-      ? await CurvesFile.resume(args.curves, plan, new Set(resumed.doneIds))
-      : await CurvesFile.create(args.curves, plan, args.force);
-    return { file, curves, from, resumed: resumed !== undefined };
-  } catch (e) {
-    await file?.close(false);
-    if (file && !resumed) await file.remove();
-    throw e;
-  }
-}
-
 async function main(argv: string[]): Promise<number> {
   const eaten = eatenByNpm(argv, process.env);
   if (eaten) throw new UsageError(eaten);
@@ -241,7 +209,14 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
   const toStdout = args.out === '-';
   const outPath = toStdout ? '-' : (args.out ?? join('results', `${plan.name}-${timestamp()}.csv`));
   const curveEvery = args.curveEvery ?? Math.max(1, Math.round(plan.steps / CURVE_POINTS));
-  const { file, curves, from, resumed } = await openOutputs(args, plan, outPath, curveEvery);
+  const outputs = await openOutputs(plan, {
+    out: toStdout ? undefined : outPath,
+    curves: args.curves,
+    curveEvery,
+    resume: args.resume,
+    force: args.force,
+  });
+  const { file, from, resumed } = outputs;
   warn(args, plan);
   if (resumed) say(`resuming ${outPath}: ${from} of ${plan.total} runs already done\n`);
   else if (args.resume) say(`${outPath}: nothing to resume yet; starting the sweep\n`);
@@ -296,24 +271,14 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
     },
   };
   let complete = false;
-  const journal = plan.earlyStopping && file ? await JournalFile.open(file.path, plan, resumed) : undefined;
   try {
-    const common = {
+    const summary = await runPlan(plan, outputs, {
       executor,
       retries: args.retries,
       signal: controller.signal,
-      curveEvery: curves ? curveEvery : 0,
-      consumers: [...(curves ? [curves] : []), file ?? stdout, tally, counter],
-    };
-    const summary = plan.earlyStopping
-      ? await runEarlyStopping(plan, {
-          ...common,
-          // Standard output keeps no journal: it cannot be resumed.
-          journal: journal ?? { accept: () => undefined },
-          journaled: journal?.prior,
-          written: file?.doneIds,
-        })
-      : await runSweep(plan, { ...common, from });
+      curveEvery,
+      consumers: [...(file ? [] : [stdout]), tally, counter],
+    });
     complete = !summary.interrupted;
     if (complete) executor.finished?.(plan);
     if (ticker) process.stderr.write('\r\x1b[K');
@@ -335,9 +300,7 @@ async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: str
     if (ticker) clearInterval(ticker);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await curves?.close();
-    await journal?.close(complete);
-    await file?.close(complete);
+    await closeOutputs(outputs, complete);
   }
 }
 
