@@ -3,7 +3,6 @@
  * explodes but stays finite, the summary's settings, seeds that change nothing, and
  * options that npm takes for itself.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { specAt } from '../src/grid.js';
 import { CLI_OPTIONS, eatenByNpm } from '../src/npm-args.js';
 import { settingsText } from '../src/report.js';
 import { divergenceLimit } from '../src/run.js';
-import { makeProblem, runHere, spec } from './helpers.js';
+import { execute, makeProblem, npm, runHere, spec } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -24,22 +23,7 @@ const TMP = mkdtempSync(join(tmpdir(), 'sweep-first-hour-'));
 
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Outcome> {
-  return new Promise((resolve) => {
-    execFile(file, args, { cwd: ROOT, env, maxBuffer: 64 * 2 ** 20 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const cli = (...args: string[]): Promise<Outcome> => run(process.execPath, [CLI, ...args]);
+const cli = (...args: string[]) => execute(process.execPath, [CLI, ...args], { cwd: ROOT });
 
 let fresh = 0;
 function configFile(config: object): string {
@@ -193,29 +177,33 @@ describe('seeds that change nothing are said to, on standard error', () => {
 });
 
 describe('options npm takes for itself are refused, with the command as it should be', () => {
-  const npm = { npm_command: 'run', npm_lifecycle_event: 'sweep' };
+  const npmRun = { npm_command: 'run', npm_lifecycle_event: 'sweep' };
 
   it('--dry-run without --: one line showing the command with --', () => {
-    expect(eatenByNpm(['configs/book-bowl.json'], { ...npm, npm_config_dry_run: 'true' })).toBe(
+    expect(eatenByNpm(['configs/book-bowl.json'], { ...npmRun, npm_config_dry_run: 'true' })).toBe(
       "npm took --dry-run for itself, so sweep never saw it; put sweep's options after --: npm run sweep -- configs/book-bowl.json --dry-run",
     );
   });
 
   it('--out f.csv and -w 1: the values npm left as arguments go back to their options', () => {
-    const m = eatenByNpm(['configs/grid.json', 'f.csv'], { ...npm, npm_config_out: 'true', npm_config_workers: '2' });
+    const m = eatenByNpm(['configs/grid.json', 'f.csv'], {
+      ...npmRun,
+      npm_config_out: 'true',
+      npm_config_workers: '2',
+    });
     expect(m).toMatch(/^npm took --workers, --out for itself, so sweep never saw them; /);
     expect(m).toMatch(/: npm run sweep -- configs\/grid\.json --workers 2 --out f\.csv$/);
     // Two options without their values: which argument was whose is unknown.
-    const two = eatenByNpm(['a.json', '3', 'f.csv'], { ...npm, npm_config_out: 'true', npm_config_retries: 'true' });
+    const two = eatenByNpm(['a.json', '3', 'f.csv'], { ...npmRun, npm_config_out: 'true', npm_config_retries: 'true' });
     expect(two).toMatch(/npm run sweep -- a\.json --out 3 --retries f\.csv$/);
-    const unsure = eatenByNpm(['a.json', 'f.csv'], { ...npm, npm_config_out: 'true', npm_config_retries: 'true' });
+    const unsure = eatenByNpm(['a.json', 'f.csv'], { ...npmRun, npm_config_out: 'true', npm_config_retries: 'true' });
     expect(unsure).toMatch(/npm run sweep -- a\.json f\.csv --out <value> --retries <value>$/);
   });
 
   it('nothing is said outside npm run, or when npm took nothing of ours', () => {
     expect(eatenByNpm(['c.json'], { npm_config_dry_run: 'true' })).toBeUndefined();
-    expect(eatenByNpm(['c.json'], { ...npm, npm_command: 'exec', npm_config_dry_run: 'true' })).toBeUndefined();
-    expect(eatenByNpm(['c.json'], { ...npm, npm_config_audit: '', npm_config_fund: '' })).toBeUndefined();
+    expect(eatenByNpm(['c.json'], { ...npmRun, npm_command: 'exec', npm_config_dry_run: 'true' })).toBeUndefined();
+    expect(eatenByNpm(['c.json'], { ...npmRun, npm_config_audit: '', npm_config_fund: '' })).toBeUndefined();
   });
 
   it('every option of --help is one npm could take', async () => {
@@ -227,10 +215,7 @@ describe('options npm takes for itself are refused, with the command as it shoul
 
   it('`npm run sweep configs/book-bowl.json --dry-run` itself: exit 2, the line, nothing run or written', async () => {
     const before = readdirSync(join(ROOT, 'results'));
-    const npmCli = process.env.npm_execpath;
-    const r = npmCli
-      ? await run(process.execPath, [npmCli, 'run', 'sweep', 'configs/book-bowl.json', '--dry-run'])
-      : await run('npm', ['run', 'sweep', 'configs/book-bowl.json', '--dry-run']);
+    const r = await npm(['run', 'sweep', 'configs/book-bowl.json', '--dry-run'], ROOT);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(
       "sweep: npm took --dry-run for itself, so sweep never saw it; put sweep's options after --: npm run sweep -- configs/book-bowl.json --dry-run\n",
@@ -240,9 +225,7 @@ describe('options npm takes for itself are refused, with the command as it shoul
   });
 
   it('`npm run sweep -- configs/book-bowl.json --dry-run`, as the line says: counts the runs', async () => {
-    const npmCli = process.env.npm_execpath;
-    const args = ['run', 'sweep', '--', 'configs/book-bowl.json', '--dry-run'];
-    const r = npmCli ? await run(process.execPath, [npmCli, ...args]) : await run('npm', args);
+    const r = await npm(['run', 'sweep', '--', 'configs/book-bowl.json', '--dry-run'], ROOT);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^total\s+4$/m);
   });
