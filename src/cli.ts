@@ -27,13 +27,11 @@ import { eatenByNpm } from './npm-args.js';
 import { Tally, bestRuns, dryRun, progressLine } from './report.js';
 import { RowWriter, columnsOf, headerLine } from './csv.js';
 import type { LiveRun } from './protocol.js';
-import { closeOutputs, openOutputs, runPlan } from './session.js';
+import { closeOutputs, defaultCurveEvery, openOutputs, runPlan } from './session.js';
 import type { Consumer } from './sweep.js';
 
 const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2 } as const;
 
-/** Points per loss curve by default. */
-const CURVE_POINTS = 100;
 /** How often the live progress line is redrawn. */
 const PROGRESS_MS = 250;
 
@@ -208,7 +206,7 @@ async function main(argv: string[]): Promise<number> {
 async function sweep(args: Args, plan: Plan, executor: Executor, say: (text: string) => void): Promise<number> {
   const toStdout = args.out === '-';
   const outPath = toStdout ? '-' : (args.out ?? join('results', `${plan.name}-${timestamp()}.csv`));
-  const curveEvery = args.curveEvery ?? Math.max(1, Math.round(plan.steps / CURVE_POINTS));
+  const curveEvery = args.curveEvery ?? defaultCurveEvery(plan);
   const outputs = await openOutputs(plan, {
     out: toStdout ? undefined : outPath,
     curves: args.curves,

@@ -11,6 +11,12 @@ import type { Plan } from './grid.js';
 import { CsvFile, CurvesFile, JournalFile } from './output.js';
 import { runSweep, type Consumer, type SweepOptions } from './sweep.js';
 
+/** Points per loss curve by default. */
+const CURVE_POINTS = 100;
+
+/** Steps between curve points by default: about CURVE_POINTS points a run. */
+export const defaultCurveEvery = (plan: Plan): number => Math.max(1, Math.round(plan.steps / CURVE_POINTS));
+
 export interface OutputSettings {
   /** The results CSV; undefined for none (the caller takes the records itself). */
   out?: string;

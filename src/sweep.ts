@@ -156,6 +156,9 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
       fatal ??= e;
       return;
     }
+    // Stopped with the sweep (a library loop left early closes the executor at once):
+    // not done, not failed; a resume runs it.
+    if (signal?.aborted) return;
     // Which run killed the worker is unknown: run each on its own.
     if (batch.count > 1) for (let k = 0; k < batch.count; k++) again.push(make(batch.first + k, 1));
     else if (tryAgain(batch.first)) again.push(batch);
