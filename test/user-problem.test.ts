@@ -5,7 +5,6 @@
  * that throws or returns NaN is data; and what the built-in problems have (the
  * same CSV whatever the workers, resume, curves with the trajectory) works here too.
  */
-import { execFile } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
@@ -27,7 +26,7 @@ import type { Executor } from '../src/executor.js';
 import { createExecutor } from '../src/executors/index.js';
 import { manifestPath } from '../src/manifest.js';
 import { NUMERICAL_H } from '../src/problems/module.js';
-import { collect, readCsv } from './helpers.js';
+import { collect, execute, readCsv } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -38,6 +37,9 @@ const MISBEHAVING = join(FIXTURES, 'misbehaving.mjs');
 const TMP = mkdtempSync(join(tmpdir(), 'sweep-user-problem-'));
 
 type Row = Record<string, string>;
+
+/** The CLI, from the repository root (no IPC channel: see the unloadable module below). */
+const sweepCli = (...args: string[]) => execute(process.execPath, [CLI, ...args], { cwd: ROOT });
 
 let executor: Executor;
 beforeAll(async () => {
@@ -271,14 +273,7 @@ describe('bad modules: one line naming the config, the module and the fault, bef
 
   const cli = (module: string) => {
     writeFileSync(configFile, JSON.stringify(config(module)));
-    return new Promise<{ code: number | null; stderr: string }>((resolve) =>
-      execFile(
-        process.execPath,
-        [CLI, configFile, '--out', join(dir, 'results', 'x.csv')],
-        { cwd: ROOT },
-        (e, _o, stderr) => resolve({ code: e ? (e.code as number) : 0, stderr }),
-      ),
-    );
+    return sweepCli(configFile, '--out', join(dir, 'results', 'x.csv'));
   };
 
   it('from the CLI: a syntax error, exit 2, one line on stderr, nothing written', async () => {
@@ -409,12 +404,7 @@ describe('what the built-in problems have, a user problem has', () => {
     // The config names the module relative to itself: the example, copied beside it.
     copyFileSync(join(ROOT, 'configs', 'himmelblau.mjs'), join(dir, 'himmelblau.mjs'));
     writeFileSync(file, JSON.stringify({ ...config, problem: { module: './himmelblau.mjs' } }));
-    const cli = (...args: string[]) =>
-      new Promise<{ code: number | null; stderr: string }>((resolve) =>
-        execFile(process.execPath, [CLI, file, ...args], { cwd: ROOT }, (e, _o, stderr) =>
-          resolve({ code: e ? (e.code as number) : 0, stderr }),
-        ),
-      );
+    const cli = (...args: string[]) => sweepCli(file, ...args);
     const full = join(dir, 'full.csv');
     const cut = join(dir, 'cut.csv');
     expect((await cli('--out', full, '--workers', '2')).code).toBe(0);
@@ -459,14 +449,7 @@ describe('a module that no worker can import ends the sweep in one line', () => 
         file,
         JSON.stringify({ name: 'u', problem: { module: './problem.mjs' }, optimizers: ['sgd'], steps: 5 }),
       );
-      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) =>
-        execFile(
-          process.execPath,
-          [CLI, file, '--out', join(dir, 'u.csv'), '--executor', kind, '--workers', '1'],
-          { cwd: ROOT },
-          (e, _o, stderr) => resolve({ code: e ? (e.code as number) : 0, stderr }),
-        ),
-      );
+      const r = await sweepCli(file, '--out', join(dir, 'u.csv'), '--executor', kind, '--workers', '1');
       expect(r.code).toBe(1);
       const lines = r.stderr.split('\n').filter(Boolean);
       expect(lines.length, r.stderr).toBe(1);
