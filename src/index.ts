@@ -25,6 +25,7 @@ import { readSweep as readWritten } from './read.js';
 import { Tally } from './report.js';
 import { records, type ResultBatch } from './results.js';
 import { closeOutputs, defaultCurveEvery, openOutputs, runPlan, type Outputs } from './session.js';
+import type { Executor } from './executor.js';
 import type { Consumer } from './sweep.js';
 
 export type { SweepRecord } from './csv.js';
@@ -286,39 +287,25 @@ class Running implements Sweep {
     let written = 0;
     const left = new AbortController();
     const handover = new Handover();
-    const executor = (() => {
-      try {
-        checkOptions(o);
-      } catch (e) {
-        failure = { error: e };
-        return undefined;
-      }
-      return createExecutor(o.executor ?? 'piscina', {
-        workers: o.workers ?? availableParallelism(),
-        workerMemoryMb: o.workerMemoryMb ?? DEFAULT_WORKER_MEMORY_MB,
-      });
-    })();
+    let executor: Executor | undefined;
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => (closing ??= executor?.close() ?? Promise.resolve());
-    const report = (): void => {
-      if (!o.onProgress || !plan || !executor) return;
-      const p = plan;
-      void executor.progress().then((live) =>
-        o.onProgress!({
-          done: written,
-          total: p.total,
-          seconds: (performance.now() - started) / 1000,
-          running: live.runs,
-        }),
-      );
-    };
+    const seconds = (): number => (performance.now() - started) / 1000;
+    const report = (running: readonly LiveRun[]): void =>
+      o.onProgress?.({ done: written, total: plan!.total, seconds: seconds(), running });
     try {
-      if (failure) throw failure.error;
+      checkOptions(o);
       plan = await validateConfig(this.config, { maxRuns: o.maxRuns });
       const label = typeof this.config === 'string' ? this.config : CONFIG_LABEL;
       for (const w of configWarnings(plan, label))
         (o.onWarning ?? ((m: string) => process.emitWarning(m, 'SweepWarning')))(w);
-      await executor!.ready();
+      // The workers only once the config is known good: nothing starts for a bad one.
+      executor = createExecutor(o.executor ?? 'piscina', {
+        workers: o.workers ?? availableParallelism(),
+        workerMemoryMb: o.workerMemoryMb ?? DEFAULT_WORKER_MEMORY_MB,
+      });
+      const pool = executor;
+      await pool.ready();
       outputs = await openOutputs(plan, {
         out: o.out,
         curves: o.curves,
@@ -330,10 +317,14 @@ class Running implements Sweep {
       for (const b of outputs.file?.prior ?? []) tally.accept(b);
       written = outputs.from;
       const counter: Consumer = { accept: (b) => void (written += b.count) };
-      if (o.onProgress) ticker = setInterval(report, o.progressMs ?? PROGRESS_MS).unref();
+      if (o.onProgress)
+        ticker = setInterval(
+          () => void pool.progress().then((p) => report(p.runs)),
+          o.progressMs ?? PROGRESS_MS,
+        ).unref();
       const signal = o.signal ? AbortSignal.any([o.signal, left.signal]) : left.signal;
       sweeping = runPlan(plan, outputs, {
-        executor: executor!,
+        executor: pool,
         retries: o.retries,
         signal,
         curveEvery: o.curveEvery ?? defaultCurveEvery(plan),
@@ -365,21 +356,21 @@ class Running implements Sweep {
       await close();
       if (failure) this.settle.reject(failure.error);
       else {
-        report();
+        report([]);
         const runs = outcome?.runs ?? written - (outputs?.from ?? 0);
-        this.settle.resolve(summaryOf(plan!, tally!, runs, outcome?.interrupted ?? true, started));
+        this.settle.resolve(summaryOf(plan!, tally!, runs, outcome?.interrupted ?? true, seconds()));
       }
     }
   }
 }
 
-function summaryOf(plan: Plan, tally: Tally, runs: number, interrupted: boolean, started: number): SweepSummary {
+function summaryOf(plan: Plan, tally: Tally, runs: number, interrupted: boolean, seconds: number): SweepSummary {
   const column = columnsOf(plan).rank.column;
   return {
     runs,
     total: plan.total,
     interrupted,
-    seconds: (performance.now() - started) / 1000,
+    seconds,
     plan,
     optimizers: tally.optimizers.map(({ best, ...counts }) => ({
       ...counts,

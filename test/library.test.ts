@@ -143,6 +143,9 @@ describe('stopping, and holding back', () => {
     }
     expect(taken).toBe(plan.total);
     expect((await run.summary).runs).toBe(plan.total);
+    // Progress is reported as it goes, and once more at the end, with every run done.
+    expect(done.at(-1)).toBe(plan.total);
+    expect(done).toEqual([...done].sort((a, b) => a - b));
   });
 
   it('a signal stops it as Ctrl-C does: the loop ends normally, in order, interrupted', async () => {
