@@ -22,6 +22,7 @@ export const CLI_OPTIONS: readonly { readonly name: string; readonly value: bool
   { name: 'retries', value: true },
   { name: 'worker-memory', value: true },
   { name: 'executor', value: true },
+  { name: 'redis', value: true },
   // Not --progress: npm has a `progress` setting of its own, which an .npmrc may set.
 ];
 
