@@ -101,7 +101,7 @@ describe('results: one module builds and slices them', () => {
   });
   it('a batch cut anywhere into slices joins back into the same batch, rows and curves included', async () => {
     // A real batch, as a worker makes it: rows encoded, curves recorded.
-    const plan = shipped('grid.json', 12);
+    const plan = await shipped('grid.json', 12);
     const pool = createExecutor('piscina', { workers: 1 });
     const got: ResultBatch[] = [];
     try {
