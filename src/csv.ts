@@ -114,7 +114,8 @@ export interface SweepRecord {
   readonly pruned_at?: number;
   readonly duration_ms?: number;
   readonly error?: string;
-  /** The problem's own columns: x, y, distance; train_loss, train_acc, test_acc; x0, x1, … */
+  /** The problem's swept options (a number, a name, or JSON text, as in the CSV) and
+   * its own columns: x, y, distance; train_loss, train_acc, test_acc; x0, x1, … */
   readonly [column: string]: number | string | undefined;
 }
 
@@ -126,6 +127,11 @@ export function recordRow(plan: Plan, r: RunRecord, columns: Columns = columnsOf
   const spec = specAt(plan, r.runId);
   const row: Record<string, number | string | undefined> = { run_id: r.runId, optimizer: spec.optimizer };
   for (const axis of plan.columns) row[axis] = spec.axes[axis];
+  // A problem axis's value as its cell says it: a number, a name, or JSON text.
+  (plan.problem.axes ?? []).forEach((a, k) => {
+    const v = spec.problemValues[k];
+    row[a.name] = typeof v === 'number' || typeof v === 'string' ? v : JSON.stringify(v);
+  });
   if (plan.random) row.trial = spec.trial;
   row.seed = spec.seed;
   row.steps = spec.steps;

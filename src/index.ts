@@ -52,8 +52,13 @@ export interface SweepConfig {
 export interface SweepOptions {
   /** Worker threads (or processes); default: the available cores. */
   workers?: number;
-  /** Where runs run: "piscina" (worker threads, the default) or "child" (processes). */
+  /** Where runs run: "piscina" (worker threads, the default), "child" (processes), or
+   * "redis" (worker processes on any machine, through `redis`). */
   executor?: ExecutorName;
+  /** Run the batches on worker processes through this Redis,
+   * `redis://[:password@]host:port` or `rediss://…` (start them with
+   * `npx sweep-worker --redis URL`); implies the "redis" executor. */
+  redis?: string;
   /** The results CSV to write (and its manifest beside it); default: none. */
   out?: string;
   /** Overwrite `out` (and `curves`) if they exist. */
@@ -238,6 +243,8 @@ function checkOptions(o: SweepOptions): void {
   integer('progressMs', 1);
   if (o.executor !== undefined && !EXECUTOR_NAMES.includes(o.executor))
     throw new UsageError(`options.executor must be one of ${EXECUTOR_NAMES.join(', ')}, got ${String(o.executor)}`);
+  if (o.executor === 'redis' && o.redis === undefined)
+    throw new UsageError('options.executor redis needs options.redis');
   if (o.curveEvery !== undefined && o.curves === undefined)
     throw new UsageError('options.curveEvery needs options.curves (a file)');
   if (o.resume && o.out === undefined) throw new UsageError('options.resume needs options.out: the CSV to continue');
@@ -300,9 +307,10 @@ class Running implements Sweep {
       for (const w of configWarnings(plan, label))
         (o.onWarning ?? ((m: string) => process.emitWarning(m, 'SweepWarning')))(w);
       // The workers only once the config is known good: nothing starts for a bad one.
-      executor = createExecutor(o.executor ?? 'piscina', {
+      executor = createExecutor(o.redis ? 'redis' : (o.executor ?? 'piscina'), {
         workers: o.workers ?? availableParallelism(),
         workerMemoryMb: o.workerMemoryMb ?? DEFAULT_WORKER_MEMORY_MB,
+        url: o.redis,
       });
       const pool = executor;
       await pool.ready();

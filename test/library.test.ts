@@ -78,6 +78,23 @@ describe('records are the CSV’s rows', () => {
     expect(sgd.best!.settings).toEqual({ lr: lowest.lr });
   });
 
+  it("a problem's swept options are columns too, in the header's place", async () => {
+    const out = join(TMP, 'axes.csv');
+    const config = {
+      name: 'axes',
+      problem: { name: 'quadratic', dim: 3, condition: [10, 100] },
+      optimizers: ['sgd', 'adam'],
+      steps: 10,
+    };
+    const given = await all(sweep(config, { workers: 1, out }));
+    const text = readFileSync(out, 'utf8');
+    const header = text.slice(0, text.indexOf('\n')).split(',');
+    expect(header).toContain('condition');
+    for (const r of given) expect(Object.keys(r)).toEqual(header);
+    expect(given.map((r) => r.condition)).toEqual([10, 100, 10, 100]);
+    expect((await readSweep(out)).records).toEqual(given);
+  });
+
   it('the same records on 1 thread, 2 threads and child processes', async () => {
     const [a, b, c] = await Promise.all([
       all(sweep(GRID, { workers: 1 })),
@@ -198,8 +215,9 @@ describe('bad input: the CLI’s one line, before anything runs', () => {
 
   it.each([
     [{ workers: 0 }, /^options\.workers must be an integer >= 1, got 0$/],
-    [{ executor: 'gpu' as never }, /^options\.executor must be one of piscina, child, got gpu$/],
+    [{ executor: 'gpu' as never }, /^options\.executor must be one of piscina, child, redis, got gpu$/],
     [{ resume: true }, /^options\.resume needs options\.out/],
+    [{ executor: 'redis' as const }, /^options\.executor redis needs options\.redis$/],
     [{ curveEvery: 5 }, /^options\.curveEvery needs options\.curves/],
   ])('options %j', async (options, says) => {
     await expect(sweep(GRID, options).done()).rejects.toThrow(UsageError);
