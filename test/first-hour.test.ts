@@ -130,6 +130,16 @@ describe('the summary rounds settings for reading, in the axes order', () => {
     expect(settingsText(plan, specAt(plan, 1))).toMatch(/^lr=\S+ weight_decay=\S+ seed=1$/);
   });
 
+  it("the problem's swept options follow the axes, as their columns do", () => {
+    const plan = parseConfig(
+      JSON.stringify({ ...search, problem: { name: 'quadratic', dim: 3, condition: [10, 123.456789] } }),
+      's.json',
+    );
+    const texts = Array.from({ length: plan.total }, (_, id) => settingsText(plan, specAt(plan, id)));
+    for (const t of texts) expect(t).toMatch(/^lr=\S+ weight_decay=\S+ condition=(10|123\.5)$/);
+    expect(new Set(texts.map((t) => t.split('condition=')[1]))).toEqual(new Set(['10', '123.5']));
+  });
+
   it('the CSV keeps full precision while the summary is rounded', async () => {
     const r = await cli(configFile(search), '--out', '-', '--workers', '1');
     expect(r.code, r.stderr).toBe(0);
