@@ -4,7 +4,7 @@
  * directly, without threads.
  */
 import { specAt } from './grid.js';
-import { PROBLEMS } from './problems/index.js';
+import { problemDef } from './problems/index.js';
 import { checkVersion, type BatchRequest } from './protocol.js';
 import { ResultsBuilder, type ResultBatch } from './results.js';
 import { rng } from './rng.js';
@@ -33,7 +33,7 @@ export interface BatchLive extends LiveSink {
 /** Bytes of arena a run of this problem needs: its workspace (for the optimizer with
  * the most state) and the problem's scratch; with problem axes, the largest variant's. */
 export function runBytes(problem: { name: string; options: object; variants?: readonly object[] }): number {
-  const def = PROBLEMS[problem.name];
+  const def = problemDef(problem);
   const bytes = (options: object) => arenaBytes(maxMemoryNeeded(def.dim(options))) + (def.scratchBytes?.(options) ?? 0);
   return Math.max(...(problem.variants ?? [problem.options]).map(bytes));
 }
@@ -43,7 +43,7 @@ export function runBytes(problem: { name: string; options: object; variants?: re
 export function runBatch(request: BatchRequest, data: unknown, memory: KernelMemory, live?: BatchLive): ResultBatch {
   checkVersion(request, 'a batch request');
   const { plan, first, count, curveEvery, budget } = request;
-  const def = PROBLEMS[plan.problem.name];
+  const def = problemDef(plan.problem);
   const options = plan.problem.options;
   const encoder = request.encodeRows ? new RowEncoder(plan) : undefined;
   const width = curveEvery > 0 ? curveColumns(plan).length : 0;

@@ -11,8 +11,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { DEFAULT_MAX_RUNS, loadConfig } from './config/load.js';
-import { EXIT, UsageError, exitCode } from './errors.js';
+import { DEFAULT_MAX_RUNS, configWarnings, loadConfig } from './config/load.js';
+import { EXIT, UsageError, exitCode, oneLine } from './errors.js';
 import type { Executor } from './executor.js';
 import {
   DEFAULT_WORKER_MEMORY_MB,
@@ -23,18 +23,16 @@ import {
 } from './executors/index.js';
 import { redact } from './executors/redis-connection.js';
 import type { Plan } from './grid.js';
-import { CsvFile, CurvesFile, JournalFile } from './output.js';
-import { runEarlyStopping } from './early.js';
+import { eatenByNpm } from './npm-args.js';
 import { Tally, bestConfigurations, bestRuns, dryRun, progressLine } from './report.js';
 import { RowWriter, columnsOf, curveColumns, headerLine } from './csv.js';
 import { recordAt, type Curve, type ResultBatch } from './results.js';
 import type { LiveRun } from './protocol.js';
-import { runSweep, type Consumer } from './sweep.js';
+import { closeOutputs, defaultCurveEvery, openOutputs, runPlan } from './session.js';
+import type { Consumer } from './sweep.js';
 import { Aggregator } from './aggregate.js';
 import { writeReport } from './report/write.js';
 
-/** Points per loss curve by default. */
-const CURVE_POINTS = 100;
 /** How often the live progress line is redrawn. */
 const PROGRESS_MS = 250;
 
@@ -199,38 +197,9 @@ function timestamp(d = new Date()): string {
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
-interface Outputs {
-  file?: CsvFile;
-  curves?: CurvesFile;
-  /** Runs already written (resume). */
-  from: number;
-  /** Whether --resume found a sweep to continue. */
-  resumed: boolean;
-}
-
-/** Opens the results CSV and the curves CSV, or neither: a file this call created is
- * removed again if the other cannot be opened. `--resume` of a sweep that never
- * began (no CSV, no manifest) starts it. */
-async function openOutputs(args: Args, plan: Plan, outPath: string, curveEvery: number): Promise<Outputs> {
-  const curveSettings = args.curves ? { file: args.curves, every: curveEvery } : undefined;
-  const resumed = outPath === '-' || !args.resume ? undefined : await CsvFile.resume(outPath, plan, curveSettings);
-  const file =
-    resumed ?? (outPath === '-' ? undefined : await CsvFile.create(outPath, plan, args.force, curveSettings));
-  const from = file?.done ?? 0;
-  if (!args.curves) return { file, from, resumed: resumed !== undefined };
-  try {
-    const curves = resumed
-      ? await CurvesFile.resume(args.curves, plan, new Set(resumed.doneIds))
-      : await CurvesFile.create(args.curves, plan, args.force);
-    return { file, curves, from, resumed: resumed !== undefined };
-  } catch (e) {
-    await file?.close(false);
-    if (file && !resumed) await file.remove();
-    throw e;
-  }
-}
-
 async function main(argv: string[]): Promise<number> {
+  const eaten = eatenByNpm(argv, process.env);
+  if (eaten) throw new UsageError(eaten);
   const args = parseArgs(argv);
   checkArgs(args);
   const plan: Plan = await loadConfig(args.config, { maxRuns: args.maxRuns });
@@ -238,6 +207,7 @@ async function main(argv: string[]): Promise<number> {
   const say = (text: string): void => void (toStdout ? process.stderr : process.stdout).write(text);
 
   if (args.dryRun) {
+    warn(args, plan);
     say(dryRun(plan));
     return EXIT.OK;
   }
@@ -281,8 +251,16 @@ async function sweep(
 ): Promise<{ code: number; outPath: string; curves?: ReadonlyMap<number, Curve> }> {
   const toStdout = args.out === '-';
   const outPath = toStdout ? '-' : (args.out ?? join('results', `${plan.name}-${timestamp()}.csv`));
-  const curveEvery = args.curveEvery ?? Math.max(1, Math.round(plan.steps / CURVE_POINTS));
-  const { file, curves, from, resumed } = await openOutputs(args, plan, outPath, curveEvery);
+  const curveEvery = args.curveEvery ?? defaultCurveEvery(plan);
+  const outputs = await openOutputs(plan, {
+    out: toStdout ? undefined : outPath,
+    curves: args.curves,
+    curveEvery,
+    resume: args.resume,
+    force: args.force,
+  });
+  const { file, from, resumed } = outputs;
+  warn(args, plan);
   if (resumed) say(`resuming ${outPath}: ${from} of ${plan.total} runs already done\n`);
   else if (args.resume) say(`${outPath}: nothing to resume yet; starting the sweep\n`);
 
@@ -344,29 +322,20 @@ async function sweep(
   const kept =
     args.report &&
     !toStdout &&
-    !curves &&
+    !outputs.curves &&
     !plan.earlyStopping &&
     plan.total * points * curveColumns(plan).length <= KEPT_CURVE_VALUES
       ? new CurveKeeper()
       : undefined;
-  const journal = plan.earlyStopping && file ? await JournalFile.open(file.path, plan, resumed) : undefined;
   try {
-    const common = {
+    const summary = await runPlan(plan, outputs, {
       executor,
       retries: args.retries,
       signal: controller.signal,
-      curveEvery: curves || kept ? curveEvery : 0,
-      consumers: [...(curves ? [curves] : []), file ?? stdout, tally, aggregates, counter, ...(kept ? [kept] : [])],
-    };
-    const summary = plan.earlyStopping
-      ? await runEarlyStopping(plan, {
-          ...common,
-          // Standard output keeps no journal: it cannot be resumed.
-          journal: journal ?? { accept: () => undefined },
-          journaled: journal?.prior,
-          written: file?.doneIds,
-        })
-      : await runSweep(plan, { ...common, from });
+      curveEvery,
+      keepCurves: kept !== undefined,
+      consumers: [...(file ? [] : [stdout]), tally, aggregates, counter, ...(kept ? [kept] : [])],
+    });
     complete = !summary.interrupted;
     if (complete) executor.finished?.(plan);
     if (ticker) process.stderr.write('\r\x1b[K');
@@ -389,10 +358,14 @@ async function sweep(
     if (ticker) clearInterval(ticker);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await curves?.close();
-    await journal?.close(complete);
-    await file?.close(complete);
+    await closeOutputs(outputs, complete);
   }
+}
+
+/** What is legal in the config but likely a mistake: once the sweep is sure to
+ * start (a refused command prints only why it was refused). */
+function warn(args: Args, plan: Plan): void {
+  for (const warning of configWarnings(plan, args.config)) process.stderr.write(`sweep: ${oneLine(warning)}\n`);
 }
 
 main(hideBin(process.argv)).then(

@@ -17,8 +17,17 @@
  */
 import { stringify } from 'csv-stringify/sync';
 import { specAt, type AxisName, type Plan, type RunSpec } from './grid.js';
-import { PROBLEMS } from './problems/index.js';
-import { STATUSES, STATUS_CODE, errorAt, type EncodedRows, type ResultBatch } from './results.js';
+import { problemDef } from './problems/index.js';
+import type { OptimizerName } from './optimizers/index.js';
+import {
+  STATUSES,
+  STATUS_CODE,
+  errorAt,
+  type EncodedRows,
+  type ResultBatch,
+  type RunRecord,
+  type RunStatus,
+} from './results.js';
 
 /** Fixed columns and what they mean; axis and problem-metric columns sit between. */
 export const COLUMN_DOCS = {
@@ -28,7 +37,8 @@ export const COLUMN_DOCS = {
     'random search only: the trial whose sampled values this run uses (blank for an optimizer that samples nothing)',
   seed: 'seed of the run: starting point and minibatches',
   steps: 'updates the run was asked to make',
-  status: 'ok, diverged (loss or parameters became NaN or ±Inf), error, or pruned (stopped early)',
+  status:
+    'ok, diverged (loss or parameters became NaN or ±Inf, or the loss rose above divergence_factor × max(|starting loss|, 1)), error, or pruned (stopped early)',
   final_loss: 'loss at the final parameters (blank unless ok; for a pruned run, where it stopped)',
   best_loss: 'lowest loss seen, starting point included',
   diverged_at: 'updates done when the run diverged (blank unless diverged)',
@@ -53,7 +63,7 @@ export interface Columns {
 
 /** The columns of a plan's results CSV (its problem decides the metric columns). */
 export function columnsOf(plan: Plan): Columns {
-  const def = PROBLEMS[plan.problem.name];
+  const def = problemDef(plan.problem);
   const metrics = def.metrics(plan.problem.options);
   return {
     metrics,
@@ -78,6 +88,64 @@ export function columnsOf(plan: Plan): Columns {
   };
 }
 
+/**
+ * A run as an object keyed by the CSV's columns, in their order: numbers as numbers,
+ * blanks as undefined, `optimizer`, `status` and `error` as text. A library user's
+ * record, from a live sweep or from a CSV read back (`readSweep`): the one place
+ * that turns a typed record and its spec into the spreadsheet's vocabulary.
+ */
+export interface SweepRecord {
+  readonly run_id: number;
+  readonly optimizer: OptimizerName;
+  readonly lr?: number;
+  readonly momentum?: number;
+  readonly rho?: number;
+  readonly beta1?: number;
+  readonly beta2?: number;
+  readonly eps?: number;
+  readonly weight_decay?: number;
+  readonly trial?: number;
+  readonly seed: number;
+  readonly steps: number;
+  readonly status: RunStatus;
+  readonly final_loss?: number;
+  readonly best_loss?: number;
+  readonly diverged_at?: number;
+  readonly pruned_at?: number;
+  readonly duration_ms?: number;
+  readonly error?: string;
+  /** The problem's swept options (a number, a name, or JSON text, as in the CSV) and
+   * its own columns: x, y, distance; train_loss, train_acc, test_acc; x0, x1, … */
+  readonly [column: string]: number | string | undefined;
+}
+
+const finite = (v: number): number | undefined => (Number.isFinite(v) ? v : undefined);
+
+/** `r` (a run of `plan`) as its CSV row, an object: the same cells `RowEncoder.row`
+ * writes, read back as `readSweep` reads them. */
+export function recordRow(plan: Plan, r: RunRecord, columns: Columns = columnsOf(plan)): SweepRecord {
+  const spec = specAt(plan, r.runId);
+  const row: Record<string, number | string | undefined> = { run_id: r.runId, optimizer: spec.optimizer };
+  for (const axis of plan.columns) row[axis] = spec.axes[axis];
+  // A problem axis's value as its cell says it: a number, a name, or JSON text.
+  (plan.problem.axes ?? []).forEach((a, k) => {
+    const v = spec.problemValues[k];
+    row[a.name] = typeof v === 'number' || typeof v === 'string' ? v : JSON.stringify(v);
+  });
+  if (plan.random) row.trial = spec.trial;
+  row.seed = spec.seed;
+  row.steps = spec.steps;
+  row.status = r.status;
+  row.final_loss = r.status === 'ok' || r.status === 'pruned' ? finite(r.finalLoss) : undefined;
+  row.best_loss = finite(r.bestLoss);
+  row.diverged_at = r.status === 'diverged' ? r.divergedAt : undefined;
+  if (plan.earlyStopping) row.pruned_at = r.status === 'pruned' ? r.prunedAt : undefined;
+  columns.metrics.forEach((name, i) => (row[name] = finite(r.metrics[i])));
+  row.duration_ms = finite(Number(r.durationMs.toFixed(DURATION_DIGITS)));
+  row.error = r.status === 'error' && r.error !== '' ? r.error : undefined;
+  return row as SweepRecord;
+}
+
 /** Index of the ranking column among the metrics, or −1 for final_loss. */
 export const rankMetric = (c: Columns): number => c.metrics.indexOf(c.rank.column);
 
@@ -91,7 +159,7 @@ export const CURVE_DOCS = {
 /** The values of a curve point (a `Curve`'s row): the loss, then the traced
  * coordinates of problems small enough to trace. */
 export function curveColumns(plan: Plan): readonly string[] {
-  return ['loss', ...(PROBLEMS[plan.problem.name].trajectory?.(plan.problem.options) ?? [])];
+  return ['loss', ...(problemDef(plan.problem).trajectory?.(plan.problem.options) ?? [])];
 }
 
 /** Distinct text cells remembered; error messages beyond this are formatted afresh.

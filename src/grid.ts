@@ -79,6 +79,8 @@ export interface Plan {
   /** 1 for a pure grid. */
   readonly trials: number;
   readonly searchSeed: number;
+  /** A run is diverged once its loss exceeds this × max(|its starting loss|, 1). */
+  readonly divergenceFactor: number;
   /** Whether any axis is a distribution (then the CSV has a `trial` column). */
   readonly random: boolean;
   readonly optimizers: readonly PlanOptimizer[];
@@ -108,6 +110,8 @@ export interface RunSpec {
   /** The random-search trial; absent for an optimizer that samples nothing. */
   readonly trial: number | undefined;
   readonly steps: number;
+  /** The plan's `divergenceFactor`. */
+  readonly divergenceFactor: number;
 }
 
 type RandomAxis = Extract<Axis, { kind: 'random' }>;
@@ -209,6 +213,7 @@ export function specAt(plan: Plan, id: number): RunSpec {
     seed,
     trial: opt.sampled ? trial : undefined,
     steps: plan.steps,
+    divergenceFactor: plan.divergenceFactor,
   };
 }
 

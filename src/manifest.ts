@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseConfig, planConfig } from './config/load.js';
+import { configPlan, planConfig } from './config/load.js';
 import { UsageError } from './errors.js';
 import type { Plan } from './grid.js';
 import { ROOT } from './paths.js';
@@ -105,8 +105,9 @@ export async function readManifest(csv: string, what: string): Promise<Manifest 
   return m as Manifest;
 }
 
-/** The plan a manifest records, as this engine reads its config. */
-export function manifestPlan(manifest: Manifest, csv: string): Plan {
+/** The plan a manifest records, as this engine reads its config (importing the
+ * problem module it names, if any). */
+export async function manifestPlan(manifest: Manifest, csv: string): Promise<Plan> {
   if (manifest.format < 2 || !manifest.config)
     throw new UsageError(
       `${csv}: its manifest is of format ${manifest.format}, written by an older sweep, and records no config; read it with the config that wrote it`,
@@ -115,13 +116,14 @@ export function manifestPlan(manifest: Manifest, csv: string): Plan {
     throw new UsageError(
       `${csv}: its manifest is of format ${manifest.format}, newer than this engine reads (${MANIFEST_FORMAT}; engine ${ENGINE_VERSION}); upgrade sweep`,
     );
-  return parseConfig(JSON.stringify(manifest.config), manifestPath(csv), { maxRuns: Number.MAX_SAFE_INTEGER });
+  return configPlan(manifest.config, manifestPath(csv), { maxRuns: Number.MAX_SAFE_INTEGER });
 }
 
 /** Whether the manifest was written by the same plan as `plan`: compared as plans
  * of this engine (re-reading the recorded config), so that a field added to the
  * engine since, with its default, does not tell two equal sweeps apart. */
-export function samePlan(manifest: Manifest, plan: Plan, csv: string): boolean {
-  if (manifest.format >= 2 && manifest.config) return fingerprint(manifestPlan(manifest, csv)) === fingerprint(plan);
+export async function samePlan(manifest: Manifest, plan: Plan, csv: string): Promise<boolean> {
+  if (manifest.format >= 2 && manifest.config)
+    return fingerprint(await manifestPlan(manifest, csv)) === fingerprint(plan);
   return manifest.fingerprint === fingerprint(plan);
 }

@@ -160,7 +160,7 @@ export class CsvFile implements Consumer {
     }
     if (!existsSync(path))
       throw new UsageError(`${what}: the CSV is missing but its manifest is there; start anew with --force`);
-    if (!samePlan(manifest, plan, path))
+    if (!(await samePlan(manifest, plan, path)))
       throw new UsageError(
         `${what}: it was written by a different config (${manifest.name}, ${manifest.runs} runs); use the same config, or --force to overwrite`,
       );

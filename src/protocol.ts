@@ -6,7 +6,8 @@
  * messages; a process or a queue sends them through `codec.ts` as JSON.
  */
 import type { Plan } from './grid.js';
-import { PROBLEMS } from './problems/index.js';
+import { problemDef } from './problems/index.js';
+import { MODULE, displayPath, isLoaded, loadModule, type ModuleOptions } from './problems/module.js';
 import type { ResultBatch } from './results.js';
 
 /** Bumped when a message's meaning changes: a worker refuses a request of another. */
@@ -64,9 +65,29 @@ export function checkVersion(message: { v?: unknown }, what: string): void {
     throw new Error(`${what} of protocol version ${String(message.v)}; this engine speaks version ${PROTOCOL_VERSION}`);
 }
 
+/** Loads the code a problem descriptor names into this thread: a user's module
+ * (`problem.module` in a config), imported once; nothing for a built-in problem.
+ * `runBatch` is synchronous, so every executor's worker calls this before it, as
+ * the coordinator did when it read the config. Undefined when there is nothing to
+ * wait for (the hot path of tiny batches stays synchronous); rejects with a
+ * `ModuleError` when the module cannot be imported here. */
+export function loadProblemCode(problem: Plan['problem']): Promise<unknown> | undefined {
+  if (problem.name !== MODULE) return undefined;
+  const { module } = problem.options as ModuleOptions;
+  return isLoaded(module) ? undefined : loadModule(module);
+}
+
+/** Why a worker could not load its problem's code, as the executor reports it: the
+ * sweep cannot go on, since every batch would fail the same way. */
+export function unloadable(problem: Plan['problem'], e: unknown): string {
+  const { module } = problem.options as ModuleOptions;
+  const why = e instanceof Error ? e.message : String(e);
+  return `a worker cannot load the problem module ${displayPath(module)}: ${why}`;
+}
+
 /** Loads the data a problem descriptor names (`ProblemDef.load`), on this side of
  * the boundary; undefined for problems without data. */
 export async function resolveData(problem: Plan['problem']): Promise<unknown> {
-  const def = PROBLEMS[problem.name];
+  const def = problemDef(problem);
   return def.load ? def.load(problem.options) : undefined;
 }

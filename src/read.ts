@@ -130,7 +130,7 @@ export interface WrittenSweep {
 export async function readSweep(csv: string): Promise<WrittenSweep> {
   const manifest = await readManifest(csv, csv);
   if (!manifest) throw new UsageError(`${csv}: no manifest ${manifestPath(csv)} beside it; it is not a sweep's CSV`);
-  const plan = manifestPlan(manifest, csv);
+  const plan = await manifestPlan(manifest, csv);
   let text: string;
   try {
     text = await readFile(csv, 'utf8');

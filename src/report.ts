@@ -103,6 +103,25 @@ export function dryRun(plan: Plan): string {
 
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toPrecision(6) : String(x));
 
+/** Significant digits of a hyperparameter in the summary (the CSV keeps them all). */
+const SETTING_DIGITS = 4;
+
+/** A run's settings for reading: its axes in the CSV's column order (AXIS_NAMES,
+ * then the problem's), numbers rounded to SETTING_DIGITS significant digits; its
+ * seed when seeds vary. */
+export function settingsText(plan: Plan, spec: RunSpec): string {
+  const rounded = (v: unknown): string =>
+    typeof v === 'number' ? String(Number(v.toPrecision(SETTING_DIGITS))) : JSON.stringify(v);
+  const cells = plan.columns.flatMap((axis) => {
+    const v = spec.axes[axis];
+    return v === undefined ? [] : [`${axis}=${rounded(v)}`];
+  });
+  // Then the problem's options given as lists, as their columns follow the axes'.
+  (plan.problem.axes ?? []).forEach((a, k) => cells.push(`${a.name}=${rounded(spec.problemValues[k])}`));
+  if (plan.seeds.length > 1) cells.push(`seed=${spec.seed}`);
+  return cells.join(' ');
+}
+
 export function bestRuns(plan: Plan, optimizers: readonly OptimizerSummary[]): string {
   const rows = [
     [
@@ -118,13 +137,7 @@ export function bestRuns(plan: Plan, optimizers: readonly OptimizerSummary[]): s
     ],
   ];
   for (const s of optimizers) {
-    const problemSettings = (plan.problem.axes ?? []).map(
-      (a, k) => [a.name, JSON.stringify(s.best?.spec.problemValues[k])] as const,
-    );
-    const settings = s.best
-      ? [...Object.entries(s.best.spec.axes), ...problemSettings].map(([k, v]) => `${k}=${v}`).join(' ') +
-        (plan.seeds.length > 1 ? ` seed=${s.best.spec.seed}` : '')
-      : '';
+    const settings = s.best ? settingsText(plan, s.best.spec) : '';
     rows.push([
       s.optimizer,
       String(s.runs),

@@ -15,7 +15,8 @@ export interface RunResult {
   finalLoss: number;
   /** Lowest finite loss seen (initial point included); NaN if none. */
   bestLoss: number;
-  /** Updates done when the loss or the parameters first became NaN or ±Inf; -1 if never. */
+  /** Updates done when the loss or the parameters first became NaN or ±Inf, or the
+   * loss rose above the divergence limit; -1 if never. */
   divergedAt: number;
   /** The problem's own metrics at the end, in its `metrics` order (NaN when diverged). */
   metrics: number[];
@@ -102,9 +103,15 @@ function addWeightDecay(
   return loss + 0.5 * lambda * sum;
 }
 
+/** The loss above which a run whose starting loss is `start` has diverged: an
+ * exploding loss can stay finite for a long while (sgd at lr 5 on the bowl ends at
+ * 7e57 after 30 steps), and would otherwise be ranked as an ok run. */
+export const divergenceLimit = (start: number, factor: number): number => factor * Math.max(Math.abs(start), 1);
+
 /**
  * Runs `spec` on `problem` in `ws` (zeroed here: all state starts at zero).
- * Divergence is data: the run stops and says when.
+ * Divergence is data: a loss that is NaN or ±Inf, or above `divergenceLimit` of the
+ * starting loss, stops the run, which says when.
  */
 export function runOne(spec: RunSpec, problem: Problem, ws: Workspace, live?: LiveSink, curve?: CurveSink): RunResult {
   if (ws.optimizer !== spec.optimizer || ws.W.length !== problem.dim)
@@ -120,21 +127,24 @@ export function runOne(spec: RunSpec, problem: Problem, ws: Workspace, live?: Li
   problem.init(W);
 
   let best = Infinity;
+  let limit = Infinity;
   let loss: number;
+  let diverged: boolean;
   let step = 0;
   for (; ; step++) {
     loss = problem.lossAndGrad(W, g, step);
     if (weightDecay > 0) loss = addWeightDecay(loss, W, g, problem.decayed, weightDecay);
     live?.step(step, loss);
+    if (step === 0) limit = divergenceLimit(loss, spec.divergenceFactor);
     // A NaN or ±Inf parameter makes the loss non-finite; so does an overflowing one.
-    const last = step === steps || !Number.isFinite(loss);
+    diverged = !Number.isFinite(loss) || loss > limit;
+    const last = step === steps || diverged;
     if (curve && (last || step % curve.every === 0)) curve.point(step, loss, W);
-    if (!Number.isFinite(loss)) break;
+    if (diverged) break;
     if (loss < best) best = loss;
     if (last) break;
     update(W, g, state, hyper);
   }
-  const diverged = !Number.isFinite(loss);
   return {
     status: diverged ? 'diverged' : 'ok',
     finalLoss: diverged ? NaN : loss,

@@ -7,7 +7,7 @@
  */
 import { ExecutorError, type Executor } from './executor.js';
 import type { Plan } from './grid.js';
-import { PROBLEMS } from './problems/index.js';
+import { problemDef } from './problems/index.js';
 import { request, type BatchRequest } from './protocol.js';
 import { STATUS_CODE, batchOf, sliceBatch, type ResultBatch } from './results.js';
 import { columnsOf } from './csv.js';
@@ -22,7 +22,7 @@ const MAX_BATCH_RUNS = 4096;
 const MIN_BATCHES_PER_THREAD = 4;
 
 export function batchSize(plan: Plan, threads: number, steps = plan.steps, runs = plan.total): number {
-  const dim = PROBLEMS[plan.problem.name].dim(plan.problem.options);
+  const dim = problemDef(plan.problem).dim(plan.problem.options);
   const perRun = steps * dim + RUN_OVERHEAD;
   const byCost = Math.floor(BATCH_COST / perRun);
   const byBalance = Math.ceil(runs / (threads * MIN_BATCHES_PER_THREAD));
@@ -156,6 +156,9 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
       fatal ??= e;
       return;
     }
+    // Stopped with the sweep (a library loop left early closes the executor at once):
+    // not done, not failed; a resume runs it.
+    if (signal?.aborted) return;
     // Which run killed the worker is unknown: run each on its own.
     if (batch.count > 1) for (let k = 0; k < batch.count; k++) again.push(make(batch.first + k, 1));
     else if (tryAgain(batch.first)) again.push(batch);

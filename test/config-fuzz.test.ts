@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { Arena } from '../src/arena.js';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
 import { specAt, type Plan } from '../src/grid.js';
 import { OPTIMIZER_NAMES } from '../src/optimizers/index.js';
-import { PROBLEMS } from '../src/problems/index.js';
+import { PROBLEMS, problemDef } from '../src/problems/index.js';
+import { loadModule } from '../src/problems/module.js';
 import { rng } from '../src/rng.js';
 import { maxMemoryNeeded, runOne, workspace } from '../src/run.js';
 
@@ -31,11 +32,28 @@ const RUN_UPDATES = 100_000;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/** A config whose problem module is relative to `dir`, with the module's absolute
+ * path instead: the seeds are parsed as if from elsewhere (FILE). */
+function withModuleFrom(dir: string, config: Json): Json {
+  const c = config as { problem: { module?: string } };
+  if (typeof c.problem.module === 'string') c.problem.module = join(dir, c.problem.module);
+  return config;
+}
+
+/** The modules the seeds name, imported before the loader is fuzzed (parseConfig is
+ * synchronous: what it reads must be imported already, as configPlan does). */
+beforeAll(async () => {
+  for (const seed of SEEDS) {
+    const module = (seed as { problem: { module?: string } }).problem.module;
+    if (module) await loadModule(module);
+  }
+});
+
 /** The shipped configs (not the schema), and a few more that reach other features. */
 const SEEDS: Json[] = [
   ...readdirSync(CONFIGS)
     .filter((f) => f.endsWith('.json') && f !== 'sweep.schema.json')
-    .map((f) => JSON.parse(readFileSync(join(CONFIGS, f), 'utf8')) as Json),
+    .map((f) => withModuleFrom(CONFIGS, JSON.parse(readFileSync(join(CONFIGS, f), 'utf8')) as Json)),
   {
     name: 'quad-small',
     problem: { name: 'quadratic', dim: 20, condition: 10 },
@@ -276,7 +294,7 @@ function checkPlan(plan: Plan, text: string): void {
   };
   if (!Number.isInteger(plan.total) || plan.total < 1 || plan.total > MAX_RUNS) fail(`bad total ${plan.total}`);
   if (!Number.isInteger(plan.steps) || plan.steps < 1) fail(`bad steps ${plan.steps}`);
-  const def = PROBLEMS[plan.problem.name];
+  const def = problemDef(plan.problem);
   if (!def) fail(`unknown problem ${plan.problem.name}`);
   if (plan.total > SPEC_ALL_RUNS) return;
   const names = new Set(plan.optimizers.map((o) => o.name));

@@ -237,7 +237,11 @@ describe('through the CLI', () => {
 
     const back = await readSweep(out);
     expect(back.complete).toBe(true);
-    expect(back.records.filter((r) => r.status === 'pruned').length).toBe(28);
+    // Of the 32 runs, 4 finish; sgd and momentum at lr 0.1 and 1 (8 runs) explode
+    // within the first rung, diverged before it ends (run.ts, divergenceLimit); the
+    // other 20 are pruned.
+    const count = (status: string) => back.records.filter((r) => r.status === status).length;
+    expect([count('ok'), count('diverged'), count('pruned')]).toEqual([4, 8, 20]);
   });
 
   it.each([

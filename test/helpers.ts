@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { DEFAULT_DIVERGENCE_FACTOR } from '../src/config/schema.js';
 import { parse } from 'csv-parse/sync';
 import { Arena } from '../src/arena.js';
 import type { Plan, RunSpec } from '../src/grid.js';
@@ -40,6 +42,7 @@ export function spec(
     seed: 0,
     trial: 0,
     steps,
+    divergenceFactor: DEFAULT_DIVERGENCE_FACTOR,
   };
 }
 
@@ -77,4 +80,33 @@ export async function collect(
   // As the CLI does: a complete sweep lets the executor drop what it keeps for it.
   if (!outcome.interrupted) executor.finished?.(plan);
   return { csv, outcome, summary: tally.optimizers };
+}
+
+/** What a child process left: its exit code (null if killed) and its output. */
+export interface Exited {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `file` with `args` to its end (in `cwd`, with `env`). */
+export function execute(
+  file: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Exited> {
+  return new Promise((resolve) => {
+    execFile(file, args, { ...options, maxBuffer: 64 * 2 ** 20 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Runs npm itself: the npm running the tests when there is one, else npm on the PATH. */
+export function npm(args: readonly string[], cwd: string): Promise<Exited> {
+  const cli = process.env.npm_execpath;
+  return cli && /npm-cli\.js$/.test(cli)
+    ? execute(process.execPath, [cli, ...args], { cwd })
+    : execute('npm', args, { cwd });
 }

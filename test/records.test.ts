@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decode, encode } from '../src/codec.js';
-import { parseConfig, planConfig } from '../src/config/load.js';
+import { configPlan, parseConfig, planConfig } from '../src/config/load.js';
 import { createExecutor } from '../src/executors/index.js';
 import { manifestPlan } from '../src/manifest.js';
 import { CsvFile, CurvesFile } from '../src/output.js';
@@ -28,14 +28,15 @@ const dir = mkdtempSync(join(tmpdir(), 'sweep-records-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A shipped config, cut to a few updates a run (its columns and expansion as shipped;
- * early stopping with one rung, at 1). */
+ * early stopping with one rung, at 1; a problem module it names, imported from beside
+ * it). */
 function shipped(file: string, steps = 2) {
   const config = JSON.parse(readFileSync(join(CONFIGS, file), 'utf8')) as Record<string, unknown>;
   const es = config.early_stopping as Record<string, unknown> | undefined;
   const cut = es
     ? { steps: 3, early_stopping: { ...es, min_steps: 1 } }
     : { steps: Math.min(steps, config.steps as number) };
-  return parseConfig(JSON.stringify({ ...config, ...cut }), file);
+  return configPlan({ ...config, ...cut }, join(CONFIGS, file));
 }
 
 describe('the codec', () => {
@@ -100,7 +101,7 @@ describe('results: one module builds and slices them', () => {
   });
   it('a batch cut anywhere into slices joins back into the same batch, rows and curves included', async () => {
     // A real batch, as a worker makes it: rows encoded, curves recorded.
-    const plan = shipped('grid.json', 12);
+    const plan = await shipped('grid.json', 12);
     const pool = createExecutor('piscina', { workers: 1 });
     const got: ResultBatch[] = [];
     try {
@@ -128,7 +129,7 @@ describe('the child-process executor (every message JSON text) gives the thread 
     ['grid.json', 30],
     ['random-search.json', 200],
   ])('%s', async (file, steps) => {
-    const plan = shipped(file, steps);
+    const plan = await shipped(file, steps);
     const pool = createExecutor('piscina', { workers: 2 });
     const child = createExecutor('child', { workers: 2 });
     try {
@@ -147,7 +148,7 @@ describe('readSweep: every shipped config’s CSV reads back into the records th
   afterAll(() => executor.close());
 
   it.each(SHIPPED)('%s', async (file) => {
-    const plan = shipped(file);
+    const plan = await shipped(file);
     const csv = join(dir, `${file}.csv`);
     const curvesPath = join(dir, `${file}.curves.csv`);
     const out = await CsvFile.create(csv, plan, false, { file: curvesPath, every: 1 });
@@ -178,8 +179,8 @@ describe('readSweep: every shipped config’s CSV reads back into the records th
 });
 
 describe('the manifest records the plan as a config', () => {
-  it.each(SHIPPED)('%s: planConfig reads back as the very plan', (file) => {
-    const plan = shipped(file, 1000);
+  it.each(SHIPPED)('%s: planConfig reads back as the very plan', async (file) => {
+    const plan = await shipped(file, 1000);
     expect(parseConfig(JSON.stringify(planConfig(plan)), file)).toEqual(plan);
   });
 
@@ -205,10 +206,10 @@ describe('the manifest records the plan as a config', () => {
     expect(parseConfig(JSON.stringify(planConfig(plan)), 'again.json')).toEqual(plan);
   });
 
-  it('a manifest of a newer format is refused with the reason, an older one without a config too', () => {
-    const plan = shipped('grid.json');
+  it('a manifest of a newer format is refused with the reason, an older one without a config too', async () => {
+    const plan = await shipped('grid.json');
     const m = { format: 3, config: planConfig(plan) } as never;
-    expect(() => manifestPlan(m, 'x.csv')).toThrow(/format 3, newer than this engine reads/);
-    expect(() => manifestPlan({ format: 1 } as never, 'x.csv')).toThrow(/format 1.*records no config/);
+    await expect(manifestPlan(m, 'x.csv')).rejects.toThrow(/format 3, newer than this engine reads/);
+    await expect(manifestPlan({ format: 1 } as never, 'x.csv')).rejects.toThrow(/format 1.*records no config/);
   });
 });

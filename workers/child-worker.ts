@@ -1,13 +1,14 @@
 /**
  * The child-process executor's worker (src/executors/child.ts): reads requests as
- * JSON text (codec.ts) from its parent, resolves each problem's data itself, runs
- * the batch and answers with its records, as JSON text too.
+ * JSON text (codec.ts) from its parent, loads each problem's code (a user's module)
+ * and resolves its data itself, runs the batch and answers with its records, as
+ * JSON text too.
  */
 import { runBatch, runBytes, type BatchLive } from '../src/batch.js';
 import { decode, encode } from '../src/codec.js';
 import type { ChildMessage } from '../src/executors/child-messages.js';
 import { KERNEL_HEAP_BASE, createSharedMemory, type KernelMemory } from '../src/kernels/index.js';
-import { PROTOCOL_VERSION, checkVersion, resolveData } from '../src/protocol.js';
+import { PROTOCOL_VERSION, checkVersion, loadProblemCode, resolveData, unloadable } from '../src/protocol.js';
 
 /** Live progress goes to the parent at most this often. */
 const PROGRESS_MS = 20;
@@ -50,6 +51,11 @@ async function handle(text: string): Promise<void> {
   if (message.kind === 'ping') return send({ v: PROTOCOL_VERSION, kind: 'pong', id: message.id });
   if (message.kind !== 'run') return;
   const { id, request } = message;
+  try {
+    await loadProblemCode(request.plan.problem);
+  } catch (e) {
+    return send({ v: PROTOCOL_VERSION, kind: 'failed', id, error: unloadable(request.plan.problem, e), fatal: true });
+  }
   try {
     const key = JSON.stringify(request.plan.problem);
     if (!data.has(key)) data.set(key, await resolveData(request.plan.problem));

@@ -1,13 +1,25 @@
 /**
- * The piscina worker entry: the only code that runs inside a pool thread. It adapts
- * a task (a request, the problem's shared data and a lane of shared memory) to
- * `runBatch`, and reports live progress into the lane.
+ * The piscina worker entry: the only code that runs inside a pool thread. It loads
+ * the problem's code (a user's module) on the thread's first task, adapts a task (a
+ * request, the problem's shared data and a lane of shared memory) to `runBatch`, and
+ * reports live progress into the lane.
  */
 import { runBatch, type BatchLive } from '../src/batch.js';
-import { LIVE, type Task } from '../src/executors/piscina-lane.js';
+import { LIVE, type Task, type TaskReply } from '../src/executors/piscina-lane.js';
+import { loadProblemCode, unloadable } from '../src/protocol.js';
 import type { ResultBatch } from '../src/results.js';
 
-export default function runTask({ request, data, lane }: Task): ResultBatch {
+export default function runTask(task: Task): TaskReply | Promise<TaskReply> {
+  const { problem } = task.request.plan;
+  const loading = loadProblemCode(problem);
+  if (!loading) return run(task);
+  return loading.then(
+    () => run(task),
+    (e: unknown) => ({ unloadable: unloadable(problem, e) }),
+  );
+}
+
+function run({ request, data, lane }: Task): ResultBatch {
   const ints = new Int32Array(lane.progress);
   const floats = new Float64Array(lane.progress);
   const live: BatchLive = {

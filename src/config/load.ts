@@ -12,8 +12,16 @@ import { ConfigError, closest, show, showKey } from '../errors.js';
 import type { Axis, AxisName, EarlyStopping, Plan, PlanOptimizer, PlanProblem, ProblemAxis } from '../grid.js';
 import { gridSize, variantValues } from '../grid.js';
 import { OPTIMIZERS, type OptimizerName } from '../optimizers/index.js';
-import { OptionError, PROBLEMS } from '../problems/index.js';
-import { AXIS_NAMES, CONFIG_SCHEMA, WEIGHT_DECAY, isListOption, type DistributionName } from './schema.js';
+import { OptionError, PROBLEMS, problemDef } from '../problems/index.js';
+import { MODULE, ModuleError, loadModule, modulePath } from '../problems/module.js';
+import {
+  AXIS_NAMES,
+  CONFIG_SCHEMA,
+  DEFAULT_DIVERGENCE_FACTOR,
+  WEIGHT_DECAY,
+  isListOption,
+  type DistributionName,
+} from './schema.js';
 
 const Ajv = AjvModule.default;
 const validateSchema = new Ajv({ allErrors: false, verbose: true, strict: true, allowUnionTypes: true }).compile(
@@ -24,13 +32,15 @@ type AxisValue = number | number[] | { distribution: DistributionName; min: numb
 
 interface RawConfig {
   name: string;
-  problem: { name: string } & Record<string, unknown>;
+  /** A built-in problem by `name`, or a user's by `module` (the schema admits one). */
+  problem: { name?: string; module?: string } & Record<string, unknown>;
   optimizers: (OptimizerName | ({ name: OptimizerName } & Partial<Record<AxisName, AxisValue>>))[];
   steps: number;
   seeds?: number | number[];
   trials?: number;
   search_seed?: number;
   early_stopping?: RawEarlyStopping;
+  divergence_factor?: number;
   [axis: string]: unknown;
 }
 
@@ -78,14 +88,54 @@ export async function loadConfig(file: string, options: LoadOptions = {}): Promi
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? String(e));
     throw new ConfigError(file, '', `cannot read config: ${why}`);
   }
-  return parseConfig(text, file, options);
+  return configPlan(parseJson(text, file), file, options);
 }
 
-/** Validates config text; `file` names it in messages. */
+/** Validates config text; `file` names it in messages. A problem module the config
+ * names must be loaded already (`configPlan` and `loadConfig` load it). */
 export function parseConfig(text: string, file: string, options: LoadOptions = {}): Plan {
-  const raw = parseJson(text, file);
+  return checkConfig(parseJson(text, file), file, options);
+}
+
+/** Validates a config object (a config file's content); `file` names it in messages,
+ * and a relative `problem.module` is relative to its folder. */
+export function checkConfig(raw: unknown, file: string, options: LoadOptions = {}): Plan {
   if (!validateSchema(raw)) throw schemaError(file, validateSchema.errors ?? [], raw);
   return toPlan(raw as RawConfig, file, options.maxRuns ?? DEFAULT_MAX_RUNS);
+}
+
+/** `checkConfig`, after importing the problem module the config names, if any (the
+ * module's path is relative to `file`'s folder): what every reader of a config
+ * object calls. */
+export async function configPlan(raw: unknown, file: string, options: LoadOptions = {}): Promise<Plan> {
+  const written = (raw as { problem?: { module?: unknown } } | null)?.problem?.module;
+  if (typeof written === 'string' && written !== '') {
+    try {
+      await loadModule(modulePath(written, file));
+    } catch (e) {
+      throw moduleFailure(e, file, written);
+    }
+  }
+  return checkConfig(raw, file, options);
+}
+
+/** A ModuleError as the config's error, naming the config and the module. */
+function moduleFailure(e: unknown, file: string, written: string): unknown {
+  return e instanceof ModuleError ? new ConfigError(file, `problem.module ${show(written)}:`, e.message) : e;
+}
+
+/** What a valid config does that is likely a mistake, one line each (the CLI prints
+ * them on standard error before it starts): several seeds on a problem whose runs
+ * ignore the seed. */
+export function configWarnings(plan: Plan, file: string): string[] {
+  const def = problemDef(plan.problem);
+  const { options } = plan.problem;
+  if (plan.seeds.length < 2 || !def.ignoresSeed?.(options, plan.seeds)) return [];
+  const what = def.describe?.(options) ?? def.name;
+  const n = plan.seeds.length;
+  return [
+    `${file}: seeds ${show(plan.seeds)}: ${what} starts every run from the same point and draws nothing from the seed, so each setting runs ${n} identical times`,
+  ];
 }
 
 /** A UTF-8 byte-order mark, which some editors put first; JSON.parse rejects it. */
@@ -275,7 +325,9 @@ function toAxis(name: AxisName, value: AxisValue, field: string, file: string, l
 /** The problem options given as lists of values, in the problem's option order (for
  * an option whose value is itself a list, a list of lists), checked for repeats. */
 function problemAxes(raw: RawConfig, file: string): ProblemAxis[] {
-  const schemas = PROBLEMS[raw.problem.name].optionsSchema;
+  // A module's options are its own, lists included: passed as given, never swept.
+  if (raw.problem.module !== undefined) return [];
+  const schemas = PROBLEMS[raw.problem.name!].optionsSchema;
   const axes: ProblemAxis[] = [];
   for (const [name, schema] of Object.entries(schemas)) {
     const value = raw.problem[name];
@@ -304,8 +356,17 @@ function problemAxes(raw: RawConfig, file: string): ProblemAxis[] {
  * a combination breaks, with the combination.
  */
 function resolveProblem(raw: RawConfig, file: string, axes: readonly ProblemAxis[], maxRuns: number): PlanProblem {
-  const def = PROBLEMS[raw.problem.name];
-  const { name, ...given } = raw.problem;
+  const { name: builtIn, ...given } = raw.problem;
+  const written = raw.problem.module;
+  if (written !== undefined && builtIn !== undefined)
+    throw new ConfigError(
+      file,
+      'problem',
+      `gives both name (${show(builtIn)}) and module (${show(written)}); give name for a built-in problem, module for your own`,
+    );
+  const name = written === undefined ? builtIn! : MODULE;
+  const def = problemDef({ name });
+  if (written !== undefined) given.module = modulePath(written, file);
   const count = axes.reduce((n, a) => n * a.values.length, 1);
   if (count > Math.min(MAX_PROBLEM_VARIANTS, maxRuns))
     throw new ConfigError(
@@ -321,6 +382,7 @@ function resolveProblem(raw: RawConfig, file: string, axes: readonly ProblemAxis
     try {
       variants.push(def.resolve(options));
     } catch (e) {
+      if (written !== undefined) throw moduleFailure(e, file, written);
       if (!(e instanceof OptionError)) throw e;
       const [, option, rest] = /^problem\.(\w+)(.*)$/.exec(e.field) ?? [];
       const k = axes.findIndex((a) => a.name === option);
@@ -367,6 +429,15 @@ function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
   seeds.forEach((s, i) => {
     if (seeds.indexOf(s) !== i) throw new ConfigError(file, `seeds[${i}]`, `repeats the seed ${s}`);
   });
+  const def = problemDef(problem);
+  for (const options of problem.variants ?? [problem.options]) {
+    try {
+      def.check?.(options, seeds);
+    } catch (e) {
+      const written = raw.problem.module;
+      throw written === undefined ? e : moduleFailure(e, file, written);
+    }
+  }
 
   const entries = raw.optimizers.map((o) => (typeof o === 'string' ? { name: o } : o));
   const used = new Set<AxisName>([WEIGHT_DECAY as AxisName]);
@@ -461,6 +532,7 @@ function toPlan(raw: RawConfig, file: string, maxRuns: number): Plan {
     seeds,
     trials,
     searchSeed: raw.search_seed ?? 0,
+    divergenceFactor: raw.divergence_factor ?? DEFAULT_DIVERGENCE_FACTOR,
     random,
     optimizers,
     columns,
@@ -491,14 +563,17 @@ export function planConfig(plan: Plan): Record<string, unknown> {
     name: plan.name,
     // Problem axes as lists of their values, as the config gave them.
     problem: {
-      name: plan.problem.name,
-      ...plan.problem.options,
+      ...(problemDef(plan.problem).config?.(plan.problem.options) ?? {
+        name: plan.problem.name,
+        ...plan.problem.options,
+      }),
       ...Object.fromEntries((plan.problem.axes ?? []).map((a) => [a.name, [...a.values]])),
     },
     optimizers,
     ...shared,
     steps: plan.steps,
     seeds: [...plan.seeds],
+    divergence_factor: plan.divergenceFactor,
     ...(plan.random && { trials: plan.trials, search_seed: plan.searchSeed }),
     ...(plan.earlyStopping && { early_stopping: earlyStoppingConfig(plan.earlyStopping) }),
   };

@@ -48,6 +48,11 @@ axes[WEIGHT_DECAY] = axisSchema(WEIGHT_DECAY_RANGE, 'L2 weight decay λ (all opt
 
 export const AXIS_NAMES = [...HYPER_NAMES, WEIGHT_DECAY];
 
+/** A run is diverged once its loss exceeds this multiple of max(|starting loss|, 1)
+ * (see run.ts): far beyond any descent, short of the overflow that would otherwise
+ * end it, so that an exploding run is not ranked as `ok`. */
+export const DEFAULT_DIVERGENCE_FACTOR = 1e6;
+
 /** Steps are counted in Int32 slots (the live progress, diverged_at). */
 export const MAX_STEPS = 2 ** 31 - 1;
 
@@ -129,9 +134,7 @@ export function problemOptionSchema(option: Record<string, unknown>): Record<str
   };
 }
 
-const problem = {
-  type: 'object',
-  description: `the loss to minimise: ${PROBLEM_NAMES.join(', ')}`,
+const builtIn = {
   properties: { name: { enum: PROBLEM_NAMES } },
   required: ['name'],
   allOf: PROBLEM_NAMES.map((name) => ({
@@ -151,6 +154,26 @@ const problem = {
       additionalProperties: false,
     },
   })),
+};
+
+/** A user's module: its other fields are its own options, free-form. */
+const userModule = {
+  properties: {
+    module: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'an ES module of your own (path relative to this config, or absolute) whose default export gives dim(options), start(options, seed) and evaluate(W, grad, options) or loss(W, options); the other fields are its options',
+    },
+  },
+};
+
+const problem = {
+  type: 'object',
+  description: `the loss to minimise: {"name": ${PROBLEM_NAMES.join(' | ')}, options…}, or {"module": "./my-problem.mjs", options…} for one of your own`,
+  if: { properties: { module: {} }, required: ['module'] },
+  then: userModule,
+  else: builtIn,
 };
 
 export const CONFIG_SCHEMA = {
@@ -189,6 +212,11 @@ export const CONFIG_SCHEMA = {
       description: 'random search: the seed of the samples; default 0',
     },
     early_stopping: earlyStopping,
+    divergence_factor: {
+      type: 'number',
+      minimum: 1,
+      description: `a run is diverged once its loss exceeds divergence_factor × max(|its starting loss|, 1), or is NaN or ±Inf; default ${DEFAULT_DIVERGENCE_FACTOR}`,
+    },
   },
   required: ['name', 'problem', 'optimizers', 'steps'],
   additionalProperties: false,

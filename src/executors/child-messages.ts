@@ -11,6 +11,13 @@ export type ChildMessage = V &
     | { readonly kind: 'pong'; readonly id: number }
     | { readonly kind: 'run'; readonly id: number; readonly request: BatchRequest }
     | { readonly kind: 'result'; readonly id: number; readonly result: ResultBatch }
-    | { readonly kind: 'failed'; readonly id: number; readonly error: string }
+    | {
+        readonly kind: 'failed';
+        readonly id: number;
+        readonly error: string;
+        /** The child cannot run any batch of this problem (its module cannot be
+         * imported there): the sweep cannot go on. */
+        readonly fatal?: boolean;
+      }
     | { readonly kind: 'progress'; readonly run: LiveRun | null }
   );

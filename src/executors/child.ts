@@ -60,7 +60,8 @@ class Child {
     if (!p) return;
     this.pending.delete(message.id);
     if (this.pending.size === 0) this.live = undefined;
-    if (message.kind === 'failed') p.reject(new Error(message.error));
+    if (message.kind === 'failed')
+      p.reject(message.fatal ? new ExecutorError(message.error) : new Error(message.error));
     else p.resolve(message.kind === 'result' ? message.result : undefined);
   }
 

@@ -4,6 +4,7 @@
  */
 import type { KernelMemory } from '../kernels/index.js';
 import type { BatchRequest } from '../protocol.js';
+import type { ResultBatch } from '../results.js';
 
 /** Where a task runs: the executor's own memory, lent for the task's duration. */
 export interface Lane {
@@ -32,3 +33,7 @@ export interface Task {
   readonly data: unknown;
   readonly lane: Lane;
 }
+
+/** What a task answers: the batch's records, or why the thread could not load the
+ * problem's code (`unloadable`), which ends the sweep. */
+export type TaskReply = ResultBatch | { readonly unloadable: string };

@@ -18,7 +18,7 @@ import { KERNEL_HEAP_BASE, createSharedMemory } from '../kernels/index.js';
 import { ROOT } from '../paths.js';
 import { resolveData, type BatchRequest, type LiveRun, type Progress } from '../protocol.js';
 import type { ResultBatch } from '../results.js';
-import { LIVE, type Lane, type Task } from './piscina-lane.js';
+import { LIVE, type Lane, type Task, type TaskReply } from './piscina-lane.js';
 
 export const WORKER_FILE = join(ROOT, 'dist', 'workers', 'sweep-worker.js');
 
@@ -107,10 +107,12 @@ export class PiscinaExecutor implements Executor {
     const lane = this.takeLane(runBytes(request.plan.problem));
     try {
       const task: Task = { request, data, lane };
-      return await new Promise<ResultBatch>((resolve, reject) => {
+      const reply = await new Promise<TaskReply>((resolve, reject) => {
         this.inFlight.add(reject);
-        (this.pool.run(task) as Promise<ResultBatch>).then(resolve, reject).finally(() => this.inFlight.delete(reject));
+        (this.pool.run(task) as Promise<TaskReply>).then(resolve, reject).finally(() => this.inFlight.delete(reject));
       });
+      if ('unloadable' in reply) throw new ExecutorError(reply.unloadable);
+      return reply;
     } catch (e) {
       // A thread that could not start is the pool's failure, not the batch's.
       this.throwIfBroken();

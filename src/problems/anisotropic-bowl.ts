@@ -34,6 +34,8 @@ export const anisotropicBowl: ProblemDef<BowlOptions> = {
   metrics: () => ['x', 'y', 'distance'],
   trajectory: () => ['x', 'y'],
   optimum: () => [0, 0],
+  // The start is `start`, whatever the seed, and nothing else is drawn.
+  ignoresSeed: () => true,
   create({ start }) {
     return {
       dim: 2,

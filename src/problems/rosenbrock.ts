@@ -5,10 +5,7 @@
  *
  * Standard start: xᵢ = −1.2 for even i, 1 for odd i.
  */
-import { OptionError, distance, type ProblemDef } from './types.js';
-
-/** Trajectories are traced up to this many dimensions. */
-const TRACED_DIMS = 10;
+import { OptionError, coordinateNames, distance, type ProblemDef } from './types.js';
 
 export interface RosenbrockOptions {
   dim: number;
@@ -27,8 +24,10 @@ export const rosenbrock: ProblemDef<RosenbrockOptions> = {
   },
   dim: ({ dim }) => dim,
   metrics: () => ['distance'],
-  trajectory: ({ dim }) => (dim <= TRACED_DIMS ? Array.from({ length: dim }, (_, i) => `x${i}`) : []),
+  trajectory: ({ dim }) => coordinateNames(dim),
   optimum: ({ dim }) => new Array<number>(dim).fill(1),
+  // The start is fixed, and nothing else is drawn.
+  ignoresSeed: () => true,
   create({ dim }) {
     return {
       dim,

@@ -58,6 +58,16 @@ export interface ProblemDef<O extends object = object, D = unknown> {
   trajectory?(options: O): readonly string[];
   /** The minimiser, where it is known (the report marks it on the loss contour). */
   optimum?(options: O): readonly number[];
+  /** Checks what depends on the seeds (a user's start point) once they are known;
+   * throws like `resolve`. */
+  check?(options: O, seeds: readonly number[]): void;
+  /** Whether runs that differ only in their seed are identical (the start and
+   * everything else ignore it): then several seeds repeat each run to no purpose. */
+  ignoresSeed?(options: O, seeds: readonly number[]): boolean;
+  /** The problem, for a message (default: its name). */
+  describe?(options: O): string;
+  /** The problem as a config's `problem` field (default: `{ name, ...options }`). */
+  config?(options: O): Record<string, unknown>;
   /** Loads the problem's data once per sweep, in the coordinator. Its result must be
    * structured-cloneable; put bulk arrays in SharedArrayBuffers so that every worker
    * reads the same memory. Throws `UsageError` for missing data. */
@@ -75,6 +85,14 @@ export class OptionError extends Error {
     super(`${field} must ${rule}, got ${JSON.stringify(value)}`);
   }
 }
+
+/** Loss curves trace the parameters of problems up to this many dimensions. */
+export const TRACED_DIMS = 10;
+
+/** Names of the traced coordinates of a `dim`-parameter problem: x0, x1, …; none
+ * beyond TRACED_DIMS. */
+export const coordinateNames = (dim: number): string[] =>
+  dim <= TRACED_DIMS ? Array.from({ length: dim }, (_, i) => `x${i}`) : [];
 
 /** Euclidean distance from W to a point given per coordinate. */
 export function distance(W: Float64Array, optimum: (i: number) => number): number {

