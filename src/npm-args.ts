@@ -23,6 +23,7 @@ export const CLI_OPTIONS: readonly { readonly name: string; readonly value: bool
   { name: 'worker-memory', value: true },
   { name: 'executor', value: true },
   { name: 'redis', value: true },
+  { name: 'report', value: false },
   // Not --progress: npm has a `progress` setting of its own, which an .npmrc may set.
 ];
 

@@ -417,11 +417,16 @@ describe('what the built-in problems have, a user problem has', () => {
     expect(r.code, r.stderr).toBe(0);
     const rows = (path: string) => withoutDuration(parse(readFileSync(path, 'utf8'), { columns: true }) as Row[]);
     expect(rows(cut)).toEqual(rows(full));
+    // Each sweep's own files and nothing else: its summary and report beside it.
     expect(readdirSync(dir).sort()).toEqual([
       'cut.csv',
       'cut.csv.sweep.json',
+      'cut.html',
+      'cut.summary.csv',
       'full.csv',
       'full.csv.sweep.json',
+      'full.html',
+      'full.summary.csv',
       'h.json',
       'himmelblau.mjs',
     ]);

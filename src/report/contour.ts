@@ -5,7 +5,7 @@
  */
 import { contours } from 'd3-contour';
 import { Arena } from '../arena.js';
-import { PROBLEMS } from '../problems/index.js';
+import { problemDef } from '../problems/index.js';
 import { rng } from '../rng.js';
 
 export interface Domain {
@@ -39,7 +39,7 @@ const LEVELS = 12;
 /** The loss of a 2-parameter problem on a GRID × GRID grid over `domain` (row-major,
  * y rows; NaN where it is not finite). */
 export function lossGrid(problem: { name: string; options: object }, seed: number, domain: Domain): Float64Array {
-  const def = PROBLEMS[problem.name];
+  const def = problemDef(problem);
   const arena = Arena.create(def.scratchBytes?.(problem.options) ?? 0);
   const p = def.create(problem.options, { seed, rng: (label) => rng(seed, label), data: undefined, arena });
   const W = new Float64Array(2);

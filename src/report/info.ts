@@ -10,7 +10,7 @@ import { aggregate, type Summary, type SummaryRow } from '../aggregate.js';
 import { Arena } from '../arena.js';
 import type { AxisName, Plan } from '../grid.js';
 import type { OptimizerName } from '../optimizers/index.js';
-import { PROBLEMS } from '../problems/index.js';
+import { problemDef } from '../problems/index.js';
 import type { Curve, RunRecord } from '../results.js';
 import { rng } from '../rng.js';
 import { columnsOf, curveColumns as columnsOfCurve } from '../csv.js';
@@ -355,7 +355,7 @@ function trajectories(
   curves: ReadonlyMap<number, Curve>,
   columns: readonly string[],
 ): Trajectories | undefined {
-  const def = PROBLEMS[plan.problem.name];
+  const def = problemDef(plan.problem);
   const traced = def.trajectory?.(plan.problem.options) ?? [];
   if (def.dim(plan.problem.options) !== 2 || traced.length !== 2 || def.load) return undefined;
   const cx = columns.indexOf(traced[0]);
@@ -406,7 +406,7 @@ function trajectories(
 
 /** The problem's starting point (seed of the first run). */
 function startPoint(plan: Plan): [number, number] {
-  const def = PROBLEMS[plan.problem.name];
+  const def = problemDef(plan.problem);
   const seed = plan.seeds[0];
   const problem = def.create(plan.problem.options, {
     seed,

@@ -13,7 +13,7 @@
 import { Arena, arenaBytes } from '../arena.js';
 import { columnsOf, curveColumns } from '../csv.js';
 import { specAt, type Plan } from '../grid.js';
-import { PROBLEMS, type Problem } from '../problems/index.js';
+import { problemDef, type Problem } from '../problems/index.js';
 import { resolveData } from '../protocol.js';
 import type { Curve, RunRecord } from '../results.js';
 import { rng } from '../rng.js';
@@ -39,7 +39,7 @@ export async function runWithCurves(
   ids: Iterable<number>,
   { every, accuracy = false }: { every: number; accuracy?: boolean },
 ): Promise<Rerun> {
-  const def = PROBLEMS[plan.problem.name];
+  const def = problemDef(plan.problem);
   const data = await resolveData(plan.problem);
   // With problem axes each run has its own options: memory for the largest variant.
   const variants = plan.problem.variants ?? [plan.problem.options];
