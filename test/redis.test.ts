@@ -7,7 +7,7 @@
  * no keys left behind.
  */
 import { Queue, QueueEvents } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encode } from '../src/codec.js';
 import { parseConfig } from '../src/config/load.js';
 import type { Executor } from '../src/executor.js';
@@ -46,7 +46,8 @@ const grid = parseConfig(
   }),
   'redis-grid.json',
 );
-/** Runs of a few tens of milliseconds: a batch is caught in progress. */
+/** Runs of a few hundred milliseconds, batches of a second or more: a batch seen in
+ * progress (workers report every half second) is still in progress when it is hit. */
 const slow = parseConfig(
   JSON.stringify({
     name: 'redis-slow',
@@ -54,7 +55,7 @@ const slow = parseConfig(
     optimizers: ['sgd', 'adam'],
     lr: [0.01, 0.02, 0.05],
     seeds: [0, 1],
-    steps: 150,
+    steps: 2000,
   }),
   'redis-slow.json',
 );
@@ -100,6 +101,8 @@ describe.skipIf(!REDIS_SERVER)('sweeps through BullMQ on a real Redis', () => {
   beforeAll(async () => {
     redis = await startRedis();
   });
+  // A test that failed half-way leaves its sweep's keys: they must not fail the next.
+  beforeEach(() => void redis.cli('FLUSHALL'));
   afterAll(async () => {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
     await Promise.all(executors.map((e) => e.close().catch(() => undefined)));
@@ -159,7 +162,8 @@ describe.skipIf(!REDIS_SERVER)('sweeps through BullMQ on a real Redis', () => {
         name: 'redis-live',
         problem: { name: 'quadratic', dim: 100_000, condition: 10 },
         optimizers: ['sgd', 'adam'],
-        steps: 1500,
+        // Runs of a few seconds: several progress reports (every half second) each.
+        steps: 6000,
       }),
       'redis-live.json',
     );
