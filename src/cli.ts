@@ -327,6 +327,7 @@ async function sweep(
     plan.total * points * curveColumns(plan).length <= KEPT_CURVE_VALUES
       ? new CurveKeeper()
       : undefined;
+  let failed = false;
   try {
     const summary = await runPlan(plan, outputs, {
       executor,
@@ -354,11 +355,14 @@ async function sweep(
         : `sweep: interrupted with ${rest} of ${plan.total} runs not done; to finish:\n  npm run sweep -- ${args.config} --out ${outPath}${args.redis ? ` --redis ${redact(args.redis)}` : ''} --resume\n`,
     );
     return { code: SIGNAL_EXIT[stoppedBy], outPath, curves: kept?.curves };
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
     if (ticker) clearInterval(ticker);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await closeOutputs(outputs, complete);
+    await closeOutputs(outputs, complete, !failed);
   }
 }
 

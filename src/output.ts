@@ -20,11 +20,19 @@ import type { Consumer } from './sweep.js';
 /** Longest a finished row waits in the OS before it is forced to disk. */
 const SYNC_MS = 1000;
 
-/** A file written front to back and synced to disk at least every SYNC_MS. */
+const codeOf = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? String(e);
+
+/**
+ * A file written front to back and synced to disk at least every SYNC_MS. A write
+ * goes on until every byte is out (the kernel may take fewer than asked: a file-size
+ * limit, a disk filling up) or fails; a failed sync fails the next write, or `close`.
+ */
 class SyncedFile {
   private lastSync = Date.now();
   private dirty = false;
   private readonly timer: NodeJS.Timeout;
+  /** A sync that failed in the background, thrown by the next write or `close`. */
+  private failure: OutputError | undefined;
 
   constructor(
     readonly path: string,
@@ -32,34 +40,60 @@ class SyncedFile {
     /** Where the next write goes: the end of what is kept. */
     private position: number,
   ) {
-    this.timer = setInterval(() => void this.sync(), SYNC_MS);
+    this.timer = setInterval(() => void this.sync().catch(() => undefined), SYNC_MS);
     this.timer.unref();
   }
 
+  /** Bytes in the file: those kept when it was opened and every byte written since. */
+  get length(): number {
+    return this.position;
+  }
+
   async write(data: string | Uint8Array): Promise<void> {
+    if (this.failure) throw this.failure;
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let bytesWritten: number;
-    try {
-      ({ bytesWritten } = await this.handle.write(bytes, 0, bytes.length, this.position));
-    } catch (e) {
-      throw new OutputError(`cannot write ${this.path} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    for (let done = 0; done < bytes.length;) {
+      let bytesWritten: number;
+      try {
+        ({ bytesWritten } = await this.handle.write(bytes, done, bytes.length - done, this.position));
+      } catch (e) {
+        throw new OutputError(`cannot write ${this.path} (${codeOf(e)})`);
+      }
+      // POSIX allows 0 only for a zero-length write; never spin on it.
+      if (bytesWritten === 0) throw new OutputError(`cannot write ${this.path} (no bytes taken)`);
+      done += bytesWritten;
+      this.position += bytesWritten;
     }
-    this.position += bytesWritten;
     this.dirty = true;
     if (Date.now() - this.lastSync >= SYNC_MS) await this.sync();
   }
 
   private async sync(): Promise<void> {
+    if (this.failure) throw this.failure;
     if (!this.dirty) return;
     this.dirty = false;
     this.lastSync = Date.now();
-    await this.handle.datasync().catch(() => undefined);
+    try {
+      await this.handle.datasync();
+    } catch (e) {
+      this.failure = new OutputError(`cannot sync ${this.path} to disk (${codeOf(e)})`);
+      throw this.failure;
+    }
   }
 
+  /** Syncs and closes; throws if anything written is not on disk as written. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.sync();
-    await this.handle.close();
+    try {
+      await this.sync();
+      const { size } = await this.handle.stat();
+      if (size !== this.position)
+        throw new OutputError(
+          `${this.path} holds ${size} bytes, ${this.position} were written; it was changed meanwhile`,
+        );
+    } finally {
+      await this.handle.close();
+    }
   }
 }
 
@@ -185,7 +219,7 @@ export class CsvFile implements Consumer {
   /** Syncs and closes; marks the manifest complete when every run is in, and no
    * longer written. */
   async close(complete: boolean): Promise<void> {
-    await this.file.close();
+    await this.file.close(); // throws, so that a short file is never marked complete
     const { writer: _, ...closed } = this.manifest;
     await writeManifest(this.path, { ...closed, complete });
   }

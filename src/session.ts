@@ -68,11 +68,26 @@ export async function openOutputs(plan: Plan, s: OutputSettings): Promise<Output
   }
 }
 
-/** Syncs and closes every file; marks the sweep complete when it is. */
-export async function closeOutputs(o: Outputs, complete: boolean): Promise<void> {
-  await o.curves?.close();
-  await o.journal?.close(complete);
-  await o.file?.close(complete);
+/**
+ * Syncs and closes every file: the curves file, then the CSV, marking it complete
+ * only if every byte of both is on disk, then the journal (removed once the CSV is
+ * complete). A failure to close is thrown when `report` (not when the sweep already
+ * failed: its error is the one to report).
+ */
+export async function closeOutputs(o: Outputs, complete: boolean, report = true): Promise<void> {
+  let failure: unknown;
+  const close = async (what: ((ok: boolean) => Promise<void>) | undefined): Promise<void> => {
+    try {
+      await what?.(complete && failure === undefined);
+    } catch (e) {
+      failure ??= e;
+    }
+  };
+  const { file, curves, journal } = o;
+  await close(curves && (() => curves.close()));
+  await close(file && ((ok) => file.close(ok)));
+  await close(journal && ((ok) => journal.close(ok)));
+  if (failure !== undefined && report) throw failure;
 }
 
 export interface PlanOutcome {

@@ -6,23 +6,15 @@
  * states a file can be left in (a torn last line, a torn header, another config's
  * file, no record) are repaired or refused as the issue says.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { OutputError } from '../src/errors.js';
 import { CurvesFile } from '../src/output.js';
 import { readCurves, readSweep } from '../src/read.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'src', 'cli.js');
-/** Generous: only a stuck child reaches it. */
-const DEADLINE_MS = 60_000;
-const POLL_MS = 10;
+import { oneLine, readManifest, rowsIn, run, stable, start, waitFor, type Exit } from './child.js';
 
 /** 6 optimizers × 3 learning rates × 3 seeds = 54 runs of 150 updates on 20 000
  * parameters: a second or two in all, one run per batch (the batch size follows the
@@ -47,90 +39,10 @@ const SMALL = {
 };
 const SMALL_RUNS = 48;
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Child {
-  /** What it has written to stderr so far. */
-  stderr(): string;
-  exited(): boolean;
-  kill(signal: NodeJS.Signals): void;
-  exit: Promise<Exit>;
-}
-
-function start(args: string[]): Child {
-  const child = spawn(process.execPath, [CLI, ...args, '--no-progress'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  let done = false;
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exit = new Promise<Exit>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      done = true;
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  return {
-    stderr: () => stderr,
-    exited: () => done || child.exitCode !== null || child.signalCode !== null,
-    kill: (signal) => void child.kill(signal),
-    exit,
-  };
-}
-
-const run = (args: string[]): Promise<Exit> => start(args).exit;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `ready()`; fails if `gone()` first or after the deadline. */
-async function waitFor(what: string, ready: () => boolean, gone: () => boolean = () => false): Promise<void> {
-  const deadline = Date.now() + DEADLINE_MS;
-  for (;;) {
-    if (ready()) return;
-    if (gone()) throw new Error(`the sweep ended before ${what}`);
-    if (Date.now() > deadline) throw new Error(`still waiting for ${what} after ${DEADLINE_MS} ms`);
-    await sleep(POLL_MS);
-  }
-}
-
-/** Complete rows in the CSV so far (the header and a torn last line not counted). */
-function rowsIn(path: string): number {
-  if (!existsSync(path)) return 0;
-  const text = readFileSync(path, 'utf8');
-  let lines = 0;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
-  return Math.max(0, lines - 1);
-}
-
-/** The CSV without its timing column, as records of cells. */
-function stable(text: string): string[][] {
-  const records = parse(text) as string[][];
-  const k = records[0].indexOf('duration_ms');
-  expect(k).toBeGreaterThan(0);
-  return records.map((r) => r.filter((_, i) => i !== k));
-}
-
 /** What the file holds up to its last line end: a torn last line is not data yet. */
 const completeLines = (text: string): string => text.slice(0, text.lastIndexOf('\n') + 1);
 
-const readRecord = (csv: string): { complete: boolean; fingerprint: string; runs: number; name: string } =>
-  JSON.parse(readFileSync(`${csv}.sweep.json`, 'utf8'));
-
-function oneLine(stderr: string): string {
-  const lines = stderr.split('\n').filter((l) => l !== '');
-  expect(lines, stderr).toHaveLength(1);
-  expect(stderr).not.toMatch(/^\s+at /m);
-  return lines[0];
-}
+const readRecord = readManifest;
 
 let tmp: string;
 let bigConfig: string;

@@ -1,0 +1,113 @@
+/**
+ * The CLI as a child process, for the tests that drive it end to end: started from
+ * the repository root (the global setup builds dist/), optionally under shell limits
+ * (`ulimit -f`, `ulimit -v`), watched while it runs and signalled.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'csv-parse/sync';
+import { expect } from 'vitest';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+/** Generous: only a stuck child reaches it. */
+const DEADLINE_MS = 60_000;
+const POLL_MS = 10;
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Child {
+  readonly pid: number;
+  /** What it has written to stderr so far. */
+  stderr(): string;
+  exited(): boolean;
+  kill(signal: NodeJS.Signals): void;
+  exit: Promise<Exit>;
+}
+
+export interface StartOptions {
+  /** Shell commands run before the CLI, in the same shell: `ulimit -f 200`. */
+  limits?: string;
+  cwd?: string;
+}
+
+/** Starts `node dist/src/cli.js ...args --no-progress`. */
+export function start(args: string[], options: StartOptions = {}): Child {
+  const argv = [CLI, ...args, '--no-progress'];
+  const child = options.limits
+    ? spawn('bash', ['-c', `${options.limits} && exec "$0" "$@"`, process.execPath, ...argv], {
+        cwd: options.cwd ?? ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+    : spawn(process.execPath, argv, { cwd: options.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let done = false;
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exit = new Promise<Exit>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      done = true;
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return {
+    pid: child.pid!,
+    stderr: () => stderr,
+    exited: () => done || child.exitCode !== null || child.signalCode !== null,
+    kill: (signal) => void child.kill(signal),
+    exit,
+  };
+}
+
+export const run = (args: string[], options?: StartOptions): Promise<Exit> => start(args, options).exit;
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `ready()`; fails if `gone()` first or after the deadline. */
+export async function waitFor(what: string, ready: () => boolean, gone: () => boolean = () => false): Promise<void> {
+  const deadline = Date.now() + DEADLINE_MS;
+  for (;;) {
+    if (ready()) return;
+    if (gone()) throw new Error(`the sweep ended before ${what}`);
+    if (Date.now() > deadline) throw new Error(`still waiting for ${what} after ${DEADLINE_MS} ms`);
+    await sleep(POLL_MS);
+  }
+}
+
+/** Complete rows in the CSV so far (the header and a torn last line not counted). */
+export function rowsIn(path: string): number {
+  if (!existsSync(path)) return 0;
+  const text = readFileSync(path, 'utf8');
+  let lines = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
+  return Math.max(0, lines - 1);
+}
+
+/** The CSV without its timing column, as records of cells. */
+export function stable(text: string): string[][] {
+  const records = parse(text) as string[][];
+  const k = records[0].indexOf('duration_ms');
+  expect(k).toBeGreaterThan(0);
+  return records.map((r) => r.filter((_, i) => i !== k));
+}
+
+/** The manifest beside a CSV. */
+export const readManifest = (csv: string): Record<string, any> => JSON.parse(readFileSync(`${csv}.sweep.json`, 'utf8'));
+
+/** The only line of `stderr`, after checking there is exactly one and no stack. */
+export function oneLine(stderr: string): string {
+  const lines = stderr.split('\n').filter((l) => l !== '');
+  expect(lines, stderr).toHaveLength(1);
+  expect(stderr).not.toMatch(/^\s+at /m);
+  expect(stderr).not.toContain('internal error');
+  return lines[0];
+}
