@@ -108,10 +108,15 @@ async function startedWith(file: SyncedFile, header: string): Promise<SyncedFile
   return file;
 }
 
-async function create(path: string, force: boolean, flag: string): Promise<FileHandle> {
+/** Refuses a path that names a folder, or whose folder cannot be made or written. */
+export async function checkOutputPath(path: string, flag: string): Promise<void> {
   if (/[\\/]$/.test(path) || (existsSync(path) && statSync(path).isDirectory()))
     throw new UsageError(`${flag} ${path}: is a folder; give a file name, e.g. ${join(path, 'sweep.csv')}`);
   await checkFolder(path, flag);
+}
+
+async function create(path: string, force: boolean, flag: string): Promise<FileHandle> {
+  await checkOutputPath(path, flag);
   try {
     return await open(path, force ? 'w' : 'wx');
   } catch (e) {

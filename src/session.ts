@@ -8,7 +8,8 @@
  */
 import { runEarlyStopping } from './early.js';
 import type { Plan } from './grid.js';
-import { CsvFile, CurvesFile, JournalFile } from './output.js';
+import { OutputLock } from './lock.js';
+import { CsvFile, CurvesFile, JournalFile, checkOutputPath } from './output.js';
 import { runSweep, type Consumer, type SweepOptions } from './sweep.js';
 
 /** Points per loss curve by default. */
@@ -38,12 +39,33 @@ export interface Outputs {
   from: number;
   /** Whether `resume` found a sweep to continue. */
   resumed: boolean;
+  /** One writer per file: released when the files are closed. */
+  locks: readonly OutputLock[];
 }
 
-/** Opens the results CSV, the curves CSV and the journal, or none: a file this call
- * created is removed again if another cannot be opened. Resuming a sweep that never
+/** Locks the results CSV and the curves CSV (one writer per file), then opens them
+ * and the journal, or none: a file this call created is removed again if another
+ * cannot be opened. Resuming a sweep that never
  * began (no CSV, no manifest) starts it. */
 export async function openOutputs(plan: Plan, s: OutputSettings): Promise<Outputs> {
+  const locks: OutputLock[] = [];
+  try {
+    for (const [path, flag] of [
+      [s.out, '--out'],
+      [s.curves, '--curves'],
+    ] as const) {
+      if (path === undefined) continue;
+      await checkOutputPath(path, flag);
+      locks.push(await OutputLock.take(path, flag));
+    }
+    return { ...(await openLocked(plan, s)), locks };
+  } catch (e) {
+    for (const lock of locks) lock.release();
+    throw e;
+  }
+}
+
+async function openLocked(plan: Plan, s: OutputSettings): Promise<Omit<Outputs, 'locks'>> {
   const curveSettings = s.curves ? { file: s.curves, every: s.curveEvery } : undefined;
   const resumed = s.out === undefined || !s.resume ? undefined : await CsvFile.resume(s.out, plan, curveSettings);
   const file = resumed ?? (s.out === undefined ? undefined : await CsvFile.create(s.out, plan, s.force, curveSettings));
@@ -87,6 +109,7 @@ export async function closeOutputs(o: Outputs, complete: boolean, report = true)
   await close(curves && (() => curves.close()));
   await close(file && ((ok) => file.close(ok)));
   await close(journal && ((ok) => journal.close(ok)));
+  for (const lock of o.locks) lock.release();
   if (failure !== undefined && report) throw failure;
 }
 
