@@ -181,8 +181,6 @@ function checkArgs(a: Args): void {
     throw new UsageError(`--curve-every must be an integer >= 1, got ${a.curveEvery}`);
   if (a.curveEvery !== undefined && a.curves === undefined) throw new UsageError('--curve-every needs --curves FILE');
   if (a.curves === '-') throw new UsageError('--curves needs a file; standard output is for --out -');
-  if (a.curves !== undefined && a.curves === a.out)
-    throw new UsageError(`--curves ${a.curves}: the same file as --out`);
   if (!Number.isFinite(a.workerMemory) || a.workerMemory < 16)
     throw new UsageError(`--worker-memory must be a number of MiB >= 16, got ${a.workerMemory}`);
 }
@@ -253,6 +251,7 @@ async function sweep(
   const outPath = toStdout ? '-' : (args.out ?? join('results', `${plan.name}-${timestamp()}.csv`));
   const curveEvery = args.curveEvery ?? defaultCurveEvery(plan);
   const outputs = await openOutputs(plan, {
+    config: args.config,
     out: toStdout ? undefined : outPath,
     curves: args.curves,
     curveEvery,

@@ -42,6 +42,8 @@ export interface Manifest {
 }
 
 export const manifestPath = (csv: string): string => `${csv}.sweep.json`;
+/** Where a new manifest is written before it replaces the old one. */
+export const manifestTempPath = (csv: string): string => `${manifestPath(csv)}.tmp`;
 
 export function fingerprint(plan: Plan): string {
   return createHash('sha256').update(JSON.stringify(plan)).digest('hex');
@@ -77,9 +79,8 @@ export function stillRunning(manifest: Manifest): boolean {
 }
 
 export async function writeManifest(csv: string, manifest: Manifest): Promise<void> {
-  const path = manifestPath(csv);
-  await writeFile(`${path}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
-  await rename(`${path}.tmp`, path);
+  await writeFile(manifestTempPath(csv), `${JSON.stringify(manifest, null, 2)}\n`);
+  await rename(manifestTempPath(csv), manifestPath(csv));
 }
 
 /** The manifest beside `csv`; undefined when there is none. Throws `UsageError`

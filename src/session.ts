@@ -8,7 +8,9 @@
  */
 import { runEarlyStopping } from './early.js';
 import type { Plan } from './grid.js';
-import { OutputLock } from './lock.js';
+import { checkDistinct, type NamedFile } from './aliases.js';
+import { OutputLock, lockPath } from './lock.js';
+import { manifestPath, manifestTempPath } from './manifest.js';
 import { CsvFile, CurvesFile, JournalFile, checkOutputPath } from './output.js';
 import { runSweep, type Consumer, type SweepOptions } from './sweep.js';
 
@@ -19,6 +21,8 @@ const CURVE_POINTS = 100;
 export const defaultCurveEvery = (plan: Plan): number => Math.max(1, Math.round(plan.steps / CURVE_POINTS));
 
 export interface OutputSettings {
+  /** The config's file, if it came from one: no output may be it. */
+  config?: string;
   /** The results CSV; undefined for none (the caller takes the records itself). */
   out?: string;
   /** The curves CSV. */
@@ -43,11 +47,30 @@ export interface Outputs {
   locks: readonly OutputLock[];
 }
 
+/** Every file a sweep reads or writes, as the command line names it. */
+function filesOf(s: OutputSettings): NamedFile[] {
+  const files: NamedFile[] = s.config === undefined ? [] : [{ what: `the config ${s.config}`, path: s.config }];
+  const written = (flag: string, path: string): void =>
+    void files.push({ what: `${flag} ${path}`, path }, { what: `the lock of ${flag} ${path}`, path: lockPath(path) });
+  if (s.out !== undefined) {
+    written('--out', s.out);
+    files.push(
+      { what: `the manifest of --out ${s.out}`, path: manifestPath(s.out) },
+      { what: `the manifest's temporary file of --out ${s.out}`, path: manifestTempPath(s.out) },
+      { what: `the journal of --out ${s.out}`, path: JournalFile.path(s.out) },
+    );
+  }
+  if (s.curves !== undefined) written('--curves', s.curves);
+  return files;
+}
+
 /** Locks the results CSV and the curves CSV (one writer per file), then opens them
  * and the journal, or none: a file this call created is removed again if another
- * cannot be opened. Resuming a sweep that never
+ * cannot be opened. Any two of the files (and the config) that are one file are
+ * refused first. Resuming a sweep that never
  * began (no CSV, no manifest) starts it. */
 export async function openOutputs(plan: Plan, s: OutputSettings): Promise<Outputs> {
+  checkDistinct(filesOf(s));
   const locks: OutputLock[] = [];
   try {
     for (const [path, flag] of [
