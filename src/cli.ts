@@ -29,6 +29,7 @@ import { RowWriter, columnsOf, curveColumns, headerLine } from './csv.js';
 import { recordAt, type Curve, type ResultBatch } from './results.js';
 import type { LiveRun } from './protocol.js';
 import { closeOutputs, defaultCurveEvery, openOutputs, runPlan } from './session.js';
+import { shellCommand } from './shell.js';
 import type { Consumer } from './sweep.js';
 import { Aggregator } from './aggregate.js';
 import { writeReport } from './report/write.js';
@@ -195,6 +196,20 @@ function timestamp(d = new Date()): string {
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
+/** The command that finishes an interrupted sweep: the same config, file and curves,
+ * and the options that shape its results or its limits. */
+function resumeCommand(args: Args, outPath: string, curveEvery: number): string {
+  const words = [args.config, '--out', outPath];
+  if (args.redis) words.push('--redis', redact(args.redis));
+  words.push('--resume');
+  if (args.curves) words.push('--curves', args.curves, '--curve-every', String(curveEvery));
+  if (args.maxRuns !== DEFAULT_MAX_RUNS) words.push('--max-runs', String(args.maxRuns));
+  if (args.retries > 0) words.push('--retries', String(args.retries));
+  if (args.workerMemory !== DEFAULT_WORKER_MEMORY_MB) words.push('--worker-memory', String(args.workerMemory));
+  if (args.executor !== 'piscina' && !args.redis) words.push('--executor', args.executor);
+  return `npm run sweep -- ${shellCommand(words)}`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const eaten = eatenByNpm(argv, process.env);
   if (eaten) throw new UsageError(eaten);
@@ -249,16 +264,18 @@ async function sweep(
 ): Promise<{ code: number; outPath: string; curves?: ReadonlyMap<number, Curve> }> {
   const toStdout = args.out === '-';
   const outPath = toStdout ? '-' : (args.out ?? join('results', `${plan.name}-${timestamp()}.csv`));
-  const curveEvery = args.curveEvery ?? defaultCurveEvery(plan);
+  let curveEvery = args.curveEvery ?? defaultCurveEvery(plan);
   const outputs = await openOutputs(plan, {
     config: args.config,
     out: toStdout ? undefined : outPath,
     curves: args.curves,
     curveEvery,
+    curveEveryGiven: args.curveEvery !== undefined,
     resume: args.resume,
     force: args.force,
   });
   const { file, from, resumed } = outputs;
+  curveEvery = outputs.curveEvery; // a resumed sweep's own
   warn(args, plan);
   if (resumed) say(`resuming ${outPath}: ${from} of ${plan.total} runs already done\n`);
   else if (args.resume) say(`${outPath}: nothing to resume yet; starting the sweep\n`);
@@ -351,7 +368,7 @@ async function sweep(
     process.stderr.write(
       toStdout
         ? `sweep: interrupted with ${rest} runs not done\n`
-        : `sweep: interrupted with ${rest} of ${plan.total} runs not done; to finish:\n  npm run sweep -- ${args.config} --out ${outPath}${args.redis ? ` --redis ${redact(args.redis)}` : ''} --resume\n`,
+        : `sweep: interrupted with ${rest} of ${plan.total} runs not done; to finish:\n  ${resumeCommand(args, outPath, curveEvery)}\n`,
     );
     return { code: SIGNAL_EXIT[stoppedBy], outPath, curves: kept?.curves };
   } catch (e) {

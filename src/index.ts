@@ -318,6 +318,7 @@ class Running implements Sweep {
         out: o.out,
         curves: o.curves,
         curveEvery: o.curveEvery ?? defaultCurveEvery(plan),
+        curveEveryGiven: o.curveEvery !== undefined,
         resume: o.resume ?? false,
         force: o.force ?? false,
       });
@@ -335,7 +336,7 @@ class Running implements Sweep {
         executor: pool,
         retries: o.retries,
         signal,
-        curveEvery: o.curveEvery ?? defaultCurveEvery(plan),
+        curveEvery: outputs.curveEvery,
         consumers: [tally, counter, handover],
       }).then(
         (r) => {

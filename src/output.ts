@@ -14,7 +14,8 @@ import { OutputError, UsageError } from './errors.js';
 import type { Plan } from './grid.js';
 import { manifestPath, newManifest, readManifest, samePlan, writeManifest, type Manifest } from './manifest.js';
 import { parseCsv, rowsToBatches, wholeLines } from './read.js';
-import { records, type ResultBatch, type RunRecord } from './results.js';
+import { STATUS_CODE, records, type ResultBatch, type RunRecord } from './results.js';
+import { shellQuote } from './shell.js';
 import type { Consumer } from './sweep.js';
 
 /** Longest a finished row waits in the OS before it is forced to disk. */
@@ -144,6 +145,66 @@ async function reopen(path: string, header: string, kept: string | undefined): P
   return kept === undefined ? startedWith(file, header) : file;
 }
 
+/** Curve settings asked for on the command line. */
+export interface RequestedCurves {
+  readonly file: string;
+  readonly every: number;
+  /** Whether `every` was given (--curve-every), not a default. */
+  readonly explicit: boolean;
+}
+
+/** What --resume found in a CSV, checked, before anything is changed. */
+export interface ResumePoint {
+  readonly path: string;
+  readonly plan: Plan;
+  readonly header: string;
+  /** The whole rows after the header; undefined when even the header is torn. */
+  readonly kept: string | undefined;
+  /** Those rows as records, in file order. */
+  readonly prior: readonly ResultBatch[];
+  /** The curve settings to go on with: those the manifest records. */
+  readonly curves?: Manifest['curves'];
+}
+
+/** What --resume found in a curves file, checked. */
+export interface CurvesPoint {
+  readonly path: string;
+  readonly header: string;
+  readonly kept: string | undefined;
+  /** No file yet: create it. */
+  readonly fresh: boolean;
+}
+
+/**
+ * The curve settings of a resumed sweep: the recorded ones, which the command line
+ * must name (a sweep that records curves cannot go on without them, nor at another
+ * resolution, nor start recording them after runs were done without).
+ */
+function resumedCurves(
+  what: string,
+  recorded: Manifest['curves'],
+  requested: RequestedCurves | undefined,
+  done: number,
+): Manifest['curves'] {
+  if (recorded && !requested)
+    throw new UsageError(
+      `${what}: the sweep records its curves in ${recorded.file} every ${recorded.every} steps; resume with --curves ${shellQuote(recorded.file)} --curve-every ${recorded.every}`,
+    );
+  if (!requested) return undefined;
+  if (!recorded) {
+    if (done > 0)
+      throw new UsageError(
+        `${what}: the sweep was started without --curves, and its ${done} runs done have none; resume without --curves, or start anew with --force`,
+      );
+    return { file: requested.file, every: requested.every };
+  }
+  if (requested.explicit && requested.every !== recorded.every)
+    throw new UsageError(
+      `${what}: --curve-every ${requested.every}, but the sweep records its curves every ${recorded.every} steps; resume with --curve-every ${recorded.every}`,
+    );
+  return { file: requested.file, every: recorded.every };
+}
+
 /** The results CSV and its manifest: the consumer that writes the rows. */
 export class CsvFile implements Consumer {
   readonly wantsRows = true;
@@ -184,11 +245,12 @@ export class CsvFile implements Consumer {
   }
 
   /**
-   * Reopens a CSV this plan started, after cutting a torn last line; undefined when
+   * Checks a CSV this plan started, for `--resume`, changing nothing: its manifest,
+   * its rows (a torn last line is dropped) and the curve settings. Undefined when
    * there is nothing to resume (neither the CSV nor its manifest exists: the sweep
    * was stopped before it began).
    */
-  static async resume(path: string, plan: Plan, curves?: Manifest['curves']): Promise<CsvFile | undefined> {
+  static async inspect(path: string, plan: Plan, curves?: RequestedCurves): Promise<ResumePoint | undefined> {
     const what = `--resume ${path}`;
     const manifest = await readManifest(path, what);
     if (!manifest) {
@@ -206,7 +268,14 @@ export class CsvFile implements Consumer {
     const header = headerLine(new RowEncoder(plan).columns);
     const kept = wholeLines(await readForResume(path, '--out'), header, what);
     const prior = rowsToBatches(plan, kept ? parseCsv(kept, what) : [], what);
-    const renewed = { ...newManifest(plan, new RowEncoder(plan).columns.header, curves ?? manifest.curves) };
+    const done = prior.reduce((n, b) => n + b.count, 0);
+    return { path, plan, header, kept, prior, curves: resumedCurves(what, manifest.curves, curves, done) };
+  }
+
+  /** Cuts the CSV to the rows `inspect` kept and reopens it to append the rest. */
+  static async resume(point: ResumePoint): Promise<CsvFile> {
+    const { path, plan, header, kept, prior, curves } = point;
+    const renewed = newManifest(plan, new RowEncoder(plan).columns.header, curves);
     await writeManifest(path, renewed);
     return new CsvFile(await reopen(path, header, kept), renewed, plan, prior);
   }
@@ -241,21 +310,50 @@ export class CurvesFile implements Consumer {
     );
   }
 
-  /** Reopens the curves CSV, keeping the rows of the runs the results CSV has
-   * (`written`; the curves file holds them first, in the same order). */
-  static async resume(path: string, plan: Plan, written: ReadonlySet<number>): Promise<CurvesFile> {
-    if (!existsSync(path)) return CurvesFile.create(path, plan, false);
+  /**
+   * Checks the curves CSV beside a CSV to resume, changing nothing: it must hold the
+   * curve of every run the CSV has (errored runs have none), in the CSV's order. Rows
+   * of later runs (the curves file takes each batch before the CSV does) are to be cut.
+   */
+  static async inspect(path: string, plan: Plan, prior: readonly ResultBatch[]): Promise<CurvesPoint> {
+    const what = `--resume --curves ${path}`;
+    const written = new Set<number>();
+    const needed: number[] = [];
+    for (const b of prior)
+      for (let k = 0; k < b.count; k++) {
+        written.add(b.first + k);
+        if (b.status[k] !== STATUS_CODE.error) needed.push(b.first + k);
+      }
     const header = curveHeaderLine(plan);
-    const lines = wholeLines(await readForResume(path, '--curves'), header, `--resume --curves ${path}`);
-    let kept = lines;
-    if (lines) {
-      // Cut at the first row of a run not in the results.
-      let at = 0;
-      while (at < lines.length && written.has(Number(lines.slice(at, lines.indexOf(',', at)))))
-        at = lines.indexOf('\n', at) + 1;
-      kept = lines.slice(0, at);
+    if (!existsSync(path)) {
+      if (needed.length > 0)
+        throw new UsageError(
+          `${what}: the curves file is missing, but the CSV has ${needed.length} runs with curves; start anew with --force`,
+        );
+      return { path, header, kept: undefined, fresh: true };
     }
-    return new CurvesFile(await reopen(path, header, kept));
+    const lines = wholeLines(await readForResume(path, '--curves'), header, what);
+    // Rows are in the CSV's order: keep those of runs the CSV has, noting which they are.
+    const have = new Set<number>();
+    let at = 0;
+    while (lines && at < lines.length) {
+      const id = Number(lines.slice(at, lines.indexOf(',', at)));
+      if (!written.has(id)) break;
+      have.add(id);
+      at = lines.indexOf('\n', at) + 1;
+    }
+    const missing = needed.find((id) => !have.has(id));
+    if (missing !== undefined)
+      throw new UsageError(
+        `${what}: the curves file is behind the CSV: run ${missing} has its row but no curve; start anew with --force`,
+      );
+    return { path, header, kept: lines?.slice(0, at), fresh: false };
+  }
+
+  /** Cuts the curves CSV to what `inspect` kept and reopens it (or creates it). */
+  static async resume(point: CurvesPoint, plan: Plan): Promise<CurvesFile> {
+    if (point.fresh) return CurvesFile.create(point.path, plan, false);
+    return new CurvesFile(await reopen(point.path, point.header, point.kept));
   }
 
   accept(batch: ResultBatch): Promise<void> | undefined {

@@ -29,6 +29,8 @@ export interface OutputSettings {
   curves?: string;
   /** Steps between curve points (with `curves`). */
   curveEvery: number;
+  /** Whether `curveEvery` was asked for (else a default, and a resumed sweep keeps its own). */
+  curveEveryGiven?: boolean;
   /** Continue the sweep `out` holds; start it when there is none yet. */
   resume: boolean;
   /** Overwrite `out` (and `curves`) if they exist. */
@@ -43,6 +45,8 @@ export interface Outputs {
   from: number;
   /** Whether `resume` found a sweep to continue. */
   resumed: boolean;
+  /** Steps between curve points: a resumed sweep's own. */
+  curveEvery: number;
   /** One writer per file: released when the files are closed. */
   locks: readonly OutputLock[];
 }
@@ -89,19 +93,25 @@ export async function openOutputs(plan: Plan, s: OutputSettings): Promise<Output
 }
 
 async function openLocked(plan: Plan, s: OutputSettings): Promise<Omit<Outputs, 'locks'>> {
-  const curveSettings = s.curves ? { file: s.curves, every: s.curveEvery } : undefined;
-  const resumed = s.out === undefined || !s.resume ? undefined : await CsvFile.resume(s.out, plan, curveSettings);
-  const file = resumed ?? (s.out === undefined ? undefined : await CsvFile.create(s.out, plan, s.force, curveSettings));
+  const requested = s.curves ? { file: s.curves, every: s.curveEvery, explicit: s.curveEveryGiven ?? true } : undefined;
+  // Everything is checked before anything is changed.
+  const point = s.out === undefined || !s.resume ? undefined : await CsvFile.inspect(s.out, plan, requested);
+  const curvesPoint = point && s.curves ? await CurvesFile.inspect(s.curves, plan, point.prior) : undefined;
+  const settings = point ? point.curves : requested && { file: requested.file, every: requested.every };
+  let file: CsvFile | undefined;
+  if (point) file = await CsvFile.resume(point);
+  else if (s.out !== undefined) file = await CsvFile.create(s.out, plan, s.force, settings);
   const from = file?.done ?? 0;
+  const resumed = point !== undefined;
   try {
-    const curves = !s.curves
+    const curves = !settings
       ? undefined
-      : resumed
-        ? await CurvesFile.resume(s.curves, plan, new Set(resumed.doneIds))
-        : await CurvesFile.create(s.curves, plan, s.force);
+      : curvesPoint
+        ? await CurvesFile.resume(curvesPoint, plan)
+        : await CurvesFile.create(settings.file, plan, s.force);
     try {
-      const journal = plan.earlyStopping && file ? await JournalFile.open(file.path, plan, !!resumed) : undefined;
-      return { file, curves, journal, from, resumed: resumed !== undefined };
+      const journal = plan.earlyStopping && file ? await JournalFile.open(file.path, plan, resumed) : undefined;
+      return { file, curves, journal, from, resumed, curveEvery: settings?.every ?? s.curveEvery };
     } catch (e) {
       await curves?.close();
       throw e;

@@ -10,17 +10,17 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { oneLine, readManifest, rowsIn, run, stable, start, waitFor } from './child.js';
+import { oneLine, readManifest, rowsIn, run, stable, start, waitFor, type Child } from './child.js';
 
-/** 6 × 2 = 12 runs of 800 updates on 20 000 parameters, one per batch: several
- * seconds on one thread, long enough for second processes to arrive while it writes. */
+/** 6 × 2 = 12 runs of 300 updates on 20 000 parameters, one per batch: a few
+ * seconds on one thread. */
 const SLOW = {
   name: 'lock-quadratic',
   problem: { name: 'quadratic', dim: 20000, condition: 100 },
   optimizers: ['sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'],
   lr: 0.01,
   seeds: [0, 1],
-  steps: 800,
+  steps: 300,
 };
 const SMALL = { name: 'lock-bowl', problem: { name: 'anisotropic-bowl' }, optimizers: ['sgd', 'adam'], steps: 10 };
 
@@ -38,6 +38,17 @@ beforeAll(() => {
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** Runs `body` while `child` is stopped (alive, holding its lock, writing nothing), so
+ * that it is still at work whatever the machine's load. */
+async function paused(child: Child, body: () => Promise<void>): Promise<void> {
+  child.kill('SIGSTOP');
+  try {
+    await body();
+  } finally {
+    child.kill('SIGCONT');
+  }
+}
+
 describe('a second writer while the first runs', () => {
   it('is refused, with --resume and with --force (exit 2, one line naming the pid); the first is undisturbed', async () => {
     const out = join(tmp, 'shared.csv');
@@ -45,14 +56,16 @@ describe('a second writer while the first runs', () => {
     const alone = run([slow, '--out', undisturbed, '--workers', '1']);
     const first = start([slow, '--out', out, '--workers', '1']);
     await waitFor('the first rows', () => rowsIn(out) >= 1, first.exited);
-    for (const how of ['--resume', '--force']) {
-      const second = await run([slow, '--out', out, how]);
-      expect(second.code, second.stderr).toBe(2);
-      const line = oneLine(second.stderr);
-      expect(line).toContain(out);
-      expect(line).toContain(`another sweep (pid ${first.pid})`);
-    }
-    expect(first.exited(), 'the first sweep should still be running').toBe(false);
+    await paused(first, async () => {
+      for (const how of ['--resume', '--force']) {
+        const second = await run([slow, '--out', out, how]);
+        expect(second.code, second.stderr).toBe(2);
+        const line = oneLine(second.stderr);
+        expect(line).toContain(out);
+        expect(line).toContain(`another sweep (pid ${first.pid})`);
+      }
+      expect(first.exited(), 'the first sweep should still be running').toBe(false);
+    });
     const done = await first.exit;
     expect(done.code, done.stderr).toBe(0);
     expect((await alone).code).toBe(0);
@@ -65,10 +78,12 @@ describe('a second writer while the first runs', () => {
     const curves = join(tmp, 'shared-curves.csv');
     const first = start([slow, '--out', join(tmp, 'c1.csv'), '--curves', curves, '--workers', '1']);
     await waitFor('the first curves', () => rowsIn(curves) >= 1, first.exited);
-    const second = await run([small, '--out', join(tmp, 'c2.csv'), '--curves', curves, '--force']);
-    expect(second.code, second.stderr).toBe(2);
-    expect(oneLine(second.stderr)).toContain(`--curves ${curves}: another sweep (pid ${first.pid})`);
-    expect(existsSync(join(tmp, 'c2.csv')), 'nothing written for the refused sweep').toBe(false);
+    await paused(first, async () => {
+      const second = await run([small, '--out', join(tmp, 'c2.csv'), '--curves', curves, '--force']);
+      expect(second.code, second.stderr).toBe(2);
+      expect(oneLine(second.stderr)).toContain(`--curves ${curves}: another sweep (pid ${first.pid})`);
+      expect(existsSync(join(tmp, 'c2.csv')), 'nothing written for the refused sweep').toBe(false);
+    });
     expect((await first.exit).code).toBe(0);
   });
 });
