@@ -277,7 +277,11 @@ async function sweep(
   const { file, from, resumed } = outputs;
   curveEvery = outputs.curveEvery; // a resumed sweep's own
   warn(args, plan);
-  if (resumed) say(`resuming ${outPath}: ${from} of ${plan.total} runs already done\n`);
+  const cut =
+    outputs.dropped > 0
+      ? `; ${outputs.dropped} rows after the last sync, not vouched for by its manifest, were cut`
+      : '';
+  if (resumed) say(`resuming ${outPath}: ${from} of ${plan.total} runs already done${cut}\n`);
   else if (args.resume) say(`${outPath}: nothing to resume yet; starting the sweep\n`);
 
   const controller = new AbortController();

@@ -1,8 +1,9 @@
 /**
  * The manifest, `<csv>.sweep.json` beside every results CSV: what makes the CSV
  * readable on its own. It records the validated plan as a config (`planConfig`), a
- * fingerprint of the plan, the engine's version, the CSV's columns and whether the
- * sweep completed. It stays out of the CSV, so that spreadsheets open the CSV as is,
+ * fingerprint of the plan, the engine's version, the CSV's columns, what of the CSV
+ * is durable (its length and digest, at the last sync) and whether the sweep
+ * completed. It stays out of the CSV, so that spreadsheets open the CSV as is,
  * and is replaced whole (write, then rename), never seen half-written.
  */
 import { createHash } from 'node:crypto';
@@ -11,11 +12,13 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { configPlan, planConfig } from './config/load.js';
 import { UsageError } from './errors.js';
+import type { Durable } from './integrity.js';
 import type { Plan } from './grid.js';
 import { ROOT } from './paths.js';
 
-/** 1: fingerprint, name, runs, complete. 2: also engine, config, columns, curves. */
-export const MANIFEST_FORMAT = 2;
+/** 1: fingerprint, name, runs, complete. 2: also engine, config, columns, curves.
+ * 3: also durable, rewritten at every sync (none yet: nothing is vouched for). */
+export const MANIFEST_FORMAT = 3;
 
 /** This engine's version (package.json). */
 export const ENGINE_VERSION: string = (
@@ -39,6 +42,8 @@ export interface Manifest {
   /** The process writing the CSV, while one is (removed when it closes the file):
    * a reader can tell a sweep still running from one that stopped. */
   writer?: { pid: number };
+  /** The CSV's prefix known to be on disk, to check it on resume (integrity.ts). */
+  durable?: Durable;
 }
 
 export const manifestPath = (csv: string): string => `${csv}.sweep.json`;

@@ -12,9 +12,18 @@ import { dirname, join } from 'node:path';
 import { RowEncoder, RowWriter, columnsOf, curveHeaderLine, curveText, headerLine } from './csv.js';
 import { OutputError, UsageError } from './errors.js';
 import type { Plan } from './grid.js';
-import { manifestPath, newManifest, readManifest, samePlan, writeManifest, type Manifest } from './manifest.js';
+import {
+  ENGINE_VERSION,
+  manifestPath,
+  newManifest,
+  readManifest,
+  samePlan,
+  writeManifest,
+  type Manifest,
+} from './manifest.js';
 import { parseCsv, rowsToBatches, wholeLines } from './read.js';
 import { STATUS_CODE, records, type ResultBatch, type RunRecord } from './results.js';
+import { PrefixDigest, verify, type Durable } from './integrity.js';
 import { shellQuote } from './shell.js';
 import type { Consumer } from './sweep.js';
 
@@ -23,10 +32,14 @@ const SYNC_MS = 1000;
 
 const codeOf = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? String(e);
 
+/** What a synced file reports after each sync: the digest of its durable prefix. */
+export type OnSync = (durable: Durable) => Promise<void>;
+
 /**
  * A file written front to back and synced to disk at least every SYNC_MS. A write
  * goes on until every byte is out (the kernel may take fewer than asked: a file-size
  * limit, a disk filling up) or fails; a failed sync fails the next write, or `close`.
+ * With a digest, each sync reports the digest of what it made durable (`onSync`).
  */
 class SyncedFile {
   private lastSync = Date.now();
@@ -34,20 +47,18 @@ class SyncedFile {
   private readonly timer: NodeJS.Timeout;
   /** A sync that failed in the background, thrown by the next write or `close`. */
   private failure: OutputError | undefined;
+  /** Syncs run one at a time, in order. */
+  private syncing: Promise<void> = Promise.resolve();
 
   constructor(
     readonly path: string,
     private readonly handle: FileHandle,
     /** Where the next write goes: the end of what is kept. */
     private position: number,
+    private readonly digest?: { readonly of: PrefixDigest; readonly onSync: OnSync },
   ) {
     this.timer = setInterval(() => void this.sync().catch(() => undefined), SYNC_MS);
     this.timer.unref();
-  }
-
-  /** Bytes in the file: those kept when it was opened and every byte written since. */
-  get length(): number {
-    return this.position;
   }
 
   async write(data: string | Uint8Array): Promise<void> {
@@ -65,21 +76,35 @@ class SyncedFile {
       done += bytesWritten;
       this.position += bytesWritten;
     }
+    this.digest?.of.update(bytes);
     this.dirty = true;
     if (Date.now() - this.lastSync >= SYNC_MS) await this.sync();
   }
 
-  private async sync(): Promise<void> {
+  private sync(): Promise<void> {
+    this.syncing = this.syncing.then(() => this.syncNow());
+    return this.syncing;
+  }
+
+  private async syncNow(): Promise<void> {
     if (this.failure) throw this.failure;
     if (!this.dirty) return;
     this.dirty = false;
     this.lastSync = Date.now();
+    // What is written now (whole writes: the digest is taken after each) is what
+    // this sync makes durable, at least.
+    const durable = this.digest?.of.snapshot();
     try {
       await this.handle.datasync();
     } catch (e) {
       this.failure = new OutputError(`cannot sync ${this.path} to disk (${codeOf(e)})`);
       throw this.failure;
     }
+    if (durable)
+      await this.digest!.onSync(durable).catch((e: unknown) => {
+        this.failure = e instanceof OutputError ? e : new OutputError(`${this.path}: ${String(e)}`);
+        throw this.failure;
+      });
   }
 
   /** Syncs and closes; throws if anything written is not on disk as written. */
@@ -128,20 +153,27 @@ async function create(path: string, force: boolean, flag: string): Promise<FileH
   }
 }
 
-async function readForResume(path: string, flag: string): Promise<string> {
+async function readForResume(path: string, flag: string): Promise<Buffer> {
   try {
-    return await readFile(path, 'utf8');
+    return await readFile(path);
   } catch (e) {
     throw new UsageError(`--resume: ${flag} ${path}: cannot read (${(e as NodeJS.ErrnoException).code})`);
   }
 }
 
-/** Cuts the file to `kept` (header included) and reopens it for appending. */
-async function reopen(path: string, header: string, kept: string | undefined): Promise<SyncedFile> {
-  const bytes = kept === undefined ? 0 : Buffer.byteLength(header + kept);
+/** Cuts the file to `kept` (header included) and reopens it for appending; a
+ * digest, if given, takes the bytes kept. */
+async function reopen(
+  path: string,
+  header: string,
+  kept: string | undefined,
+  digest?: ConstructorParameters<typeof SyncedFile>[3],
+): Promise<SyncedFile> {
+  const prefix = kept === undefined ? Buffer.alloc(0) : Buffer.from(header + kept, 'utf8');
   const handle = await open(path, 'r+');
-  await handle.truncate(bytes);
-  const file = new SyncedFile(path, handle, bytes);
+  await handle.truncate(prefix.length);
+  digest?.of.update(prefix);
+  const file = new SyncedFile(path, handle, prefix.length, digest);
   return kept === undefined ? startedWith(file, header) : file;
 }
 
@@ -162,6 +194,8 @@ export interface ResumePoint {
   readonly kept: string | undefined;
   /** Those rows as records, in file order. */
   readonly prior: readonly ResultBatch[];
+  /** Rows after them (written after the last sync) that will be run again. */
+  readonly dropped: number;
   /** The curve settings to go on with: those the manifest records. */
   readonly curves?: Manifest['curves'];
 }
@@ -212,7 +246,7 @@ export class CsvFile implements Consumer {
 
   private constructor(
     private readonly file: SyncedFile,
-    private readonly manifest: Manifest,
+    private readonly manifest: DurableManifest,
     plan: Plan,
     /** The records already in the file when it was opened (resume), in file order. */
     readonly prior: readonly ResultBatch[],
@@ -238,17 +272,18 @@ export class CsvFile implements Consumer {
   static async create(path: string, plan: Plan, force: boolean, curves?: Manifest['curves']): Promise<CsvFile> {
     const encoder = new RowEncoder(plan);
     const handle = await create(path, force, '--out');
-    const manifest = newManifest(plan, encoder.columns.header, curves);
-    await writeManifest(path, manifest);
-    const file = await startedWith(new SyncedFile(path, handle, 0), headerLine(encoder.columns));
+    const manifest = new DurableManifest(path, newManifest(plan, encoder.columns.header, curves));
+    await manifest.write();
+    const file = await startedWith(new SyncedFile(path, handle, 0, manifest.tracking), headerLine(encoder.columns));
     return new CsvFile(file, manifest, plan, []);
   }
 
   /**
    * Checks a CSV this plan started, for `--resume`, changing nothing: its manifest,
-   * its rows (a torn last line is dropped) and the curve settings. Undefined when
-   * there is nothing to resume (neither the CSV nor its manifest exists: the sweep
-   * was stopped before it began).
+   * its rows and the curve settings. Rows the manifest vouches for (synced, and the
+   * same bytes since) are kept; later ones (written after the last sync, or a torn
+   * last line) are to be run again. Undefined when there is nothing to resume
+   * (neither the CSV nor its manifest exists: the sweep was stopped before it began).
    */
   static async inspect(path: string, plan: Plan, curves?: RequestedCurves): Promise<ResumePoint | undefined> {
     const what = `--resume ${path}`;
@@ -265,19 +300,28 @@ export class CsvFile implements Consumer {
       throw new UsageError(
         `${what}: it was written by a different config (${manifest.name}, ${manifest.runs} runs); use the same config, or --force to overwrite`,
       );
+    if (manifest.engine !== undefined && manifest.engine !== ENGINE_VERSION)
+      throw new UsageError(
+        `${what}: it was written by sweep ${manifest.engine}, this is ${ENGINE_VERSION}, whose rows may differ; finish it with sweep ${manifest.engine}, or start anew with --force`,
+      );
     const header = headerLine(new RowEncoder(plan).columns);
-    const kept = wholeLines(await readForResume(path, '--out'), header, what);
+    const bytes = await readForResume(path, '--out');
+    const { text, dropped } = vouchedFor(bytes, manifest, what);
+    const kept = wholeLines(text, header, what);
     const prior = rowsToBatches(plan, kept ? parseCsv(kept, what) : [], what);
     const done = prior.reduce((n, b) => n + b.count, 0);
-    return { path, plan, header, kept, prior, curves: resumedCurves(what, manifest.curves, curves, done) };
+    const settings = resumedCurves(what, manifest.curves, curves, done);
+    return { path, plan, header, kept, prior, dropped, curves: settings };
   }
 
   /** Cuts the CSV to the rows `inspect` kept and reopens it to append the rest. */
   static async resume(point: ResumePoint): Promise<CsvFile> {
     const { path, plan, header, kept, prior, curves } = point;
-    const renewed = newManifest(plan, new RowEncoder(plan).columns.header, curves);
-    await writeManifest(path, renewed);
-    return new CsvFile(await reopen(path, header, kept), renewed, plan, prior);
+    const manifest = new DurableManifest(path, newManifest(plan, new RowEncoder(plan).columns.header, curves));
+    const file = await reopen(path, header, kept, manifest.tracking);
+    manifest.vouchForAll(); // the rows kept, read from the disk
+    await manifest.write();
+    return new CsvFile(file, manifest, plan, prior);
   }
 
   accept(batch: ResultBatch): void | Promise<void> {
@@ -294,9 +338,69 @@ export class CsvFile implements Consumer {
    * longer written. */
   async close(complete: boolean): Promise<void> {
     await this.file.close(); // throws, so that a short file is never marked complete
-    const { writer: _, ...closed } = this.manifest;
-    await writeManifest(this.path, { ...closed, complete });
+    // Everything written is on disk now (close synced it); the writer is gone.
+    this.manifest.vouchForAll();
+    await this.manifest.write(complete, true);
   }
+}
+
+/** A CSV's manifest, rewritten at every sync to vouch for what became durable. */
+class DurableManifest {
+  private readonly digest = new PrefixDigest();
+  private durable: Durable | undefined;
+
+  constructor(
+    private readonly csv: string,
+    private readonly manifest: Manifest,
+  ) {}
+
+  /** What the CSV's SyncedFile needs to report its syncs here. */
+  get tracking(): { of: PrefixDigest; onSync: OnSync } {
+    return {
+      of: this.digest,
+      onSync: (durable) => {
+        this.durable = durable;
+        return this.write();
+      },
+    };
+  }
+
+  /** Vouches for every byte the CSV has taken: once they are on disk (kept on
+   * resume, or synced by `close`). */
+  vouchForAll(): void {
+    this.durable = this.digest.snapshot();
+  }
+
+  /** Writes the manifest, vouching for what the last sync (or `vouchForAll`) did;
+   * `closed`: no longer naming its writer. */
+  write(complete = false, closed = false): Promise<void> {
+    const { writer, ...rest } = this.manifest;
+    const manifest = { ...rest, ...(!closed && writer && { writer }) };
+    return writeManifest(this.csv, { ...manifest, ...(this.durable && { durable: this.durable }), complete });
+  }
+}
+
+/**
+ * The part of a CSV's bytes that its manifest vouches for, as text, and how many
+ * whole lines after it are not vouched for (written after the last sync): those are
+ * run again. A manifest older than format 3 vouches for nothing and checks nothing:
+ * the whole file is taken as it is. Throws, naming the first changed line, when the
+ * vouched-for bytes changed.
+ */
+function vouchedFor(bytes: Buffer, manifest: Manifest, what: string): { text: string; dropped: number } {
+  if (manifest.format < 3) return { text: bytes.toString('utf8'), dropped: 0 };
+  const durable = manifest.durable ?? new PrefixDigest().snapshot();
+  const { keep, dropped } = verify(bytes, durable, (where) => {
+    const line = /^line (\d+)$/.exec(where);
+    const row = line ? bytes.toString('utf8').split('\n')[Number(line[1]) - 1] : undefined;
+    const which = line?.[1] === '1' ? ' (the header)' : row ? ` (run_id ${row.slice(0, row.indexOf(','))})` : '';
+    return new UsageError(
+      `${what}: ${where}${which} changed after it was written (edited by hand?); restore it, or start anew with --force`,
+    );
+  });
+  // Not vouched for even the header: dropped with the rows, but it is not one.
+  const header = keep === 0 && bytes.includes(0x0a) ? 1 : 0;
+  return { text: bytes.subarray(0, keep).toString('utf8'), dropped: dropped - header };
 }
 
 /** The loss-curve CSV: rows in run order, never behind the results CSV (it takes
@@ -332,7 +436,7 @@ export class CurvesFile implements Consumer {
         );
       return { path, header, kept: undefined, fresh: true };
     }
-    const lines = wholeLines(await readForResume(path, '--curves'), header, what);
+    const lines = wholeLines((await readForResume(path, '--curves')).toString('utf8'), header, what);
     // Rows are in the CSV's order: keep those of runs the CSV has, noting which they are.
     const have = new Set<number>();
     let at = 0;
@@ -395,7 +499,7 @@ export class JournalFile implements Consumer {
       return new JournalFile(file, plan, []);
     }
     const what = `--resume ${csv}: its journal ${path}`;
-    const kept = wholeLines(await readForResume(path, '--out'), header, what);
+    const kept = wholeLines((await readForResume(path, '--out')).toString('utf8'), header, what);
     const prior = rowsToBatches(plan, kept ? parseCsv(kept, what) : [], what, false).flatMap((b) => [...records(b)]);
     return new JournalFile(await reopen(path, header, kept), plan, prior);
   }

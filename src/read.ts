@@ -65,6 +65,10 @@ export function rowsToBatches(
     if (row.length !== columns.header.length)
       throw new UsageError(`${what}: row ${line} has ${row.length} cells, the header ${columns.header.length}`);
     const runId = Number(row[id]);
+    if (i >= plan.total)
+      throw new UsageError(
+        `${what}: row ${line} is one more than the sweep's ${plan.total} runs (run_id ${row[id]}); the file was changed by hand`,
+      );
     if (ordered ? row[id] !== String(i) : !(Number.isInteger(runId) && runId >= 0 && runId < plan.total))
       throw new UsageError(
         `${what}: row ${line} has run_id ${row[id]}, expected ${ordered ? i : `one of 0 … ${plan.total - 1}`}; the file was changed by hand`,

@@ -47,6 +47,8 @@ export interface Outputs {
   resumed: boolean;
   /** Steps between curve points: a resumed sweep's own. */
   curveEvery: number;
+  /** Rows found after the last sync (not vouched for), cut to be run again. */
+  dropped: number;
   /** One writer per file: released when the files are closed. */
   locks: readonly OutputLock[];
 }
@@ -111,7 +113,8 @@ async function openLocked(plan: Plan, s: OutputSettings): Promise<Omit<Outputs, 
         : await CurvesFile.create(settings.file, plan, s.force);
     try {
       const journal = plan.earlyStopping && file ? await JournalFile.open(file.path, plan, resumed) : undefined;
-      return { file, curves, journal, from, resumed, curveEvery: settings?.every ?? s.curveEvery };
+      const curveEvery = settings?.every ?? s.curveEvery;
+      return { file, curves, journal, from, resumed, curveEvery, dropped: point?.dropped ?? 0 };
     } catch (e) {
       await curves?.close();
       throw e;

@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decode, encode } from '../src/codec.js';
 import { configPlan, parseConfig, planConfig } from '../src/config/load.js';
 import { createExecutor } from '../src/executors/index.js';
-import { manifestPlan } from '../src/manifest.js';
+import { MANIFEST_FORMAT, manifestPlan } from '../src/manifest.js';
 import { CsvFile, CurvesFile } from '../src/output.js';
 import { readCurves, readSweep } from '../src/read.js';
 import { records, sliceBatch, batchOf, joinBatches, type ResultBatch, type RunRecord } from '../src/results.js';
@@ -208,8 +208,10 @@ describe('the manifest records the plan as a config', () => {
 
   it('a manifest of a newer format is refused with the reason, an older one without a config too', async () => {
     const plan = await shipped('grid.json');
-    const m = { format: 3, config: planConfig(plan) } as never;
-    await expect(manifestPlan(m, 'x.csv')).rejects.toThrow(/format 3, newer than this engine reads/);
+    const m = { format: MANIFEST_FORMAT + 1, config: planConfig(plan) } as never;
+    await expect(manifestPlan(m, 'x.csv')).rejects.toThrow(
+      `format ${MANIFEST_FORMAT + 1}, newer than this engine reads`,
+    );
     await expect(manifestPlan({ format: 1 } as never, 'x.csv')).rejects.toThrow(/format 1.*records no config/);
   });
 });

@@ -145,7 +145,15 @@ async function interruptAndResume(label: string, how: Interrupt, atRows: number)
     resumed = await run([bigConfig, '--out', out, '--resume']);
     if (attempt === 0) {
       expect(resumed.code, resumed.stderr).toBe(0);
-      expect(resumed.stdout).toContain(`resuming ${out}: ${done} of ${BIG_RUNS} runs already done`);
+      if (how === 'SIGINT' || how === 'SIGTERM')
+        expect(resumed.stdout).toContain(`resuming ${out}: ${done} of ${BIG_RUNS} runs already done\n`);
+      else {
+        // Stopped at once: the rows written after the last sync are not vouched for: cut, run again.
+        const said = new RegExp(`resuming ${out}: (\\d+) of ${BIG_RUNS} runs already done(?:; (\\d+) rows .*cut)?\n`);
+        const [, vouched, again] = said.exec(resumed.stdout) ?? [];
+        expect(vouched, resumed.stdout).toBeDefined();
+        expect(Number(vouched) + Number(again ?? 0)).toBe(done);
+      }
     }
   }
   expect(resumed?.code).toBe(0);
@@ -395,7 +403,10 @@ describe('--force', () => {
     const r = await run([smallConfig, '--out', out, '--force']);
     expect(r.code, r.stderr).toBe(0);
     expect(stable(readFileSync(out, 'utf8'))).toEqual(stable(readFileSync(smallReference, 'utf8')));
-    expect(readRecord(out)).toEqual(readRecord(smallReference));
+    // The same record but for the digest of the bytes (the timing column differs).
+    const { durable: _mine, ...mine } = readRecord(out);
+    const { durable: _theirs, ...theirs } = readRecord(smallReference);
+    expect(mine).toEqual(theirs);
   });
 });
 
