@@ -37,41 +37,58 @@ export interface Durable {
 export class PrefixDigest {
   private readonly hash: Hash = createHash('sha256');
   private bytes = 0;
+  /** Bytes up to the end of the last whole line. */
+  private wholeBytes = 0;
   /** Whole lines so far. */
   private lines = 0;
-  private lineHash = FNV_OFFSET;
+  /** The hash of the line in progress (int32). */
+  private lineHash = FNV_OFFSET | 0;
   private blockLines = 1;
+  /** The checksums of the blocks closed so far. */
   private readonly sums: number[] = [];
-  /** Bytes and lines up to the end of the last whole line. */
-  private wholeBytes = 0;
+  /** The block in progress: its checksum (int32) and lines. */
+  private blockSum = 0;
+  private inBlock = 0;
 
   /** Takes the next bytes of the file. */
   update(bytes: Uint8Array): void {
     this.hash.update(bytes);
+    // Locals, kept int32 (`>>> 0` would make them doubles): this is the hot path of
+    // a sweep of tiny runs, tens of MB a second.
     let h = this.lineHash;
-    for (let i = 0; i < bytes.length; i++) {
-      h = Math.imul(h ^ bytes[i], FNV_PRIME);
-      if (bytes[i] === NEWLINE) {
-        this.addLine(h >>> 0);
-        this.wholeBytes = this.bytes + i + 1;
-        h = FNV_OFFSET;
+    let sum = this.blockSum;
+    let inBlock = this.inBlock;
+    let last = -1;
+    const n = bytes.length;
+    for (let i = 0; i < n; i++) {
+      const c = bytes[i];
+      h = Math.imul(h ^ c, FNV_PRIME);
+      if (c === NEWLINE) {
+        sum = (sum + h) | 0;
+        h = FNV_OFFSET | 0;
+        last = i;
+        this.lines++;
+        if (++inBlock === this.blockLines) {
+          this.close(sum);
+          sum = 0;
+          inBlock = 0;
+        }
       }
     }
     this.lineHash = h;
-    this.bytes += bytes.length;
+    this.blockSum = sum;
+    this.inBlock = inBlock;
+    if (last >= 0) this.wholeBytes = this.bytes + last + 1;
+    this.bytes += n;
   }
 
-  private addLine(h: number): void {
-    const block = Math.floor(this.lines / this.blockLines);
-    if (block === MAX_BLOCKS) {
-      // Full: halve the blocks by doubling their length.
-      for (let b = 0; b < MAX_BLOCKS / 2; b++) this.sums[b] = (this.sums[2 * b] + this.sums[2 * b + 1]) >>> 0;
-      this.sums.length = MAX_BLOCKS / 2;
-      this.blockLines *= 2;
-    }
-    const at = Math.floor(this.lines / this.blockLines);
-    this.sums[at] = ((this.sums[at] ?? 0) + h) >>> 0;
-    this.lines++;
+  /** Closes the block in progress; at MAX_BLOCKS, neighbours merge into blocks twice as long. */
+  private close(sum: number): void {
+    this.sums.push(sum >>> 0);
+    if (this.sums.length < MAX_BLOCKS) return;
+    for (let b = 0; b < MAX_BLOCKS / 2; b++) this.sums[b] = (this.sums[2 * b] + this.sums[2 * b + 1]) >>> 0;
+    this.sums.length = MAX_BLOCKS / 2;
+    this.blockLines *= 2;
   }
 
   /** The digest of everything taken so far, which must end with a whole line. */
@@ -82,7 +99,7 @@ export class PrefixDigest {
       lines: this.lines,
       sha256: this.hash.copy().digest('hex'),
       blockLines: this.blockLines,
-      sums: [...this.sums],
+      sums: this.inBlock > 0 ? [...this.sums, this.blockSum >>> 0] : [...this.sums],
     };
   }
 }
@@ -138,13 +155,14 @@ function countLines(file: Uint8Array, from: number, to: number): number {
 /** The checksum of a block of whole lines. */
 function blockSum(bytes: Uint8Array): number {
   let sum = 0;
-  let h = FNV_OFFSET;
+  let h = FNV_OFFSET | 0;
   for (let i = 0; i < bytes.length; i++) {
-    h = Math.imul(h ^ bytes[i], FNV_PRIME);
-    if (bytes[i] === NEWLINE) {
-      sum = (sum + (h >>> 0)) >>> 0;
-      h = FNV_OFFSET;
+    const c = bytes[i];
+    h = Math.imul(h ^ c, FNV_PRIME);
+    if (c === NEWLINE) {
+      sum = (sum + h) | 0;
+      h = FNV_OFFSET | 0;
     }
   }
-  return sum;
+  return sum >>> 0;
 }
