@@ -27,6 +27,8 @@ import { rng, streamState, type Rng } from '../src/rng.js';
 const LENGTHS = [0, 1, 2, 3, 4, 5, 7, 8, 9, 33, 127, 1000];
 const STEPS = 6;
 const SIMD_BYTES = 16;
+/** The maximum of the memories that `arena` grows. */
+const GROWABLE = 256 << 20;
 
 /** A bump allocator over a memory, from the heap base up. `skew` bytes are added to
  * each array's start, so arrays are not always 16-byte aligned. */
@@ -79,7 +81,7 @@ function hypers(name: (typeof OPTIMIZER_NAMES)[number], r: Rng): Hyper[] {
 }
 
 describe('optimizer kernels equal the JS optimizers bit for bit', () => {
-  const memory = createSharedMemory(1 << 20);
+  const memory = createSharedMemory(1 << 20, GROWABLE);
   const heap = arena(memory);
   for (const name of OPTIMIZER_NAMES) {
     it.each(LENGTHS)(`${name}, length %i, ${STEPS} steps`, (n) => {
@@ -134,7 +136,7 @@ describe('optimizer kernels equal the JS optimizers bit for bit', () => {
 });
 
 describe('optimizer kernels check their arguments', () => {
-  const memory = createSharedMemory(1 << 16);
+  const memory = createSharedMemory(1 << 16, GROWABLE);
   const heap = arena(memory);
   const update = optimizerKernel('adam', memory);
   const h = defaultHyper('adam');
@@ -165,7 +167,7 @@ describe('optimizer kernels check their arguments', () => {
   });
 
   it('accepts views made before the memory grew', () => {
-    const grown = createSharedMemory(64);
+    const grown = createSharedMemory(64, GROWABLE);
     const own = arena(grown);
     const W = own.f64(3);
     const g = own.f64(3);
@@ -192,7 +194,11 @@ describe('createSharedMemory', () => {
     expect(memory.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect(memory.buffer.byteLength).toBeGreaterThanOrEqual(KERNEL_HEAP_BASE + 100_000);
     expect(memory.buffer.byteLength % WASM_PAGE_BYTES).toBe(0);
-    memory.grow(2);
+    // By default it reserves what it holds, no more: it cannot grow.
+    expect(() => memory.grow(1)).toThrow(RangeError);
+    const growable = createSharedMemory(100_000, 1 << 20);
+    growable.grow(2);
+    expect(growable.buffer.byteLength).toBe(memory.buffer.byteLength + 2 * WASM_PAGE_BYTES);
     expect(() => createSharedMemory(-1)).toThrow(/non-negative integer/);
     expect(() => createSharedMemory(1 << 20, 1 << 16)).toThrow(/maximumBytes/);
   });

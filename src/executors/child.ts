@@ -7,6 +7,7 @@
  * CSV with the thread pool's) and runs batches for real, one per child at a time.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { NO_TRAP_HANDLER, trapHandlerOff } from '../relaunch.js';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { decode, encode } from '../codec.js';
@@ -79,7 +80,11 @@ export class ChildProcessExecutor implements Executor {
 
   constructor(options: ChildOptions = {}) {
     this.size = options.workers ?? availableParallelism();
-    this.execArgv = options.workerMemoryMb ? [`--max-old-space-size=${options.workerMemoryMb}`] : [];
+    this.execArgv = [
+      ...(options.workerMemoryMb ? [`--max-old-space-size=${options.workerMemoryMb}`] : []),
+      // Under an address-space limit, as this process (relaunch.ts).
+      ...(trapHandlerOff() ? [NO_TRAP_HANDLER] : []),
+    ];
     for (let i = 0; i < this.size; i++) this.children.push(this.spawn());
   }
 

@@ -16,6 +16,7 @@ import { ExecutorError, type Executor } from '../executor.js';
 import type { Plan } from '../grid.js';
 import { KERNEL_HEAP_BASE, createSharedMemory } from '../kernels/index.js';
 import { ROOT } from '../paths.js';
+import { NO_TRAP_HANDLER } from '../relaunch.js';
 import { resolveData, type BatchRequest, type LiveRun, type Progress } from '../protocol.js';
 import type { ResultBatch } from '../results.js';
 import { LIVE, type Lane, type Task, type TaskReply } from './piscina-lane.js';
@@ -72,8 +73,12 @@ export class PiscinaExecutor implements Executor {
       // seen as exit 134) when a thread is torn down while still loading; without it
       // piscina falls back to import(), which fails cleanly.
       // Heap sizes are per process: a worker thread refuses them (its own limit is
-      // resourceLimits), so `node --max-old-space-size=… cli.js` must not pass them on.
-      execArgv: [...process.execArgv.filter((a) => !HEAP_FLAG.test(a)), '--no-experimental-require-module'],
+      // resourceLimits), so `node --max-old-space-size=… cli.js` must not pass them on;
+      // nor the trap handler's switch (process-wide, see relaunch.ts).
+      execArgv: [
+        ...process.execArgv.filter((a) => !HEAP_FLAG.test(a) && a !== NO_TRAP_HANDLER),
+        '--no-experimental-require-module',
+      ],
     });
     // A worker that cannot start is reported here: it ends the tasks in flight.
     this.pool.on('error', (e: Error) => {

@@ -115,17 +115,16 @@ export const KERNEL_HEAP_BASE = 65536;
 
 /**
  * A shared memory with `bytes` free bytes from KERNEL_HEAP_BASE up (rounded up to
- * whole pages). It can grow to `maximumBytes` (default: the wasm32 limit, 4 GiB;
- * a shared memory reserves address space for its maximum up front, not RAM).
+ * whole pages). It can grow to `maximumBytes` (default: not at all). A shared memory
+ * reserves address space for its maximum up front (not RAM: but under an
+ * address-space limit, `ulimit -v`, a 4 GiB reservation per memory soon fails), so
+ * ask only for what will be used.
  */
-export function createSharedMemory(
-  bytes: number,
-  maximumBytes = WASM32_MAX_PAGES * WASM_PAGE_BYTES,
-): WebAssembly.Memory {
+export function createSharedMemory(bytes: number, maximumBytes?: number): WebAssembly.Memory {
   if (!Number.isSafeInteger(bytes) || bytes < 0)
     throw new RangeError(`createSharedMemory: bytes must be a non-negative integer, got ${bytes}`);
   const initial = Math.ceil((KERNEL_HEAP_BASE + bytes) / WASM_PAGE_BYTES);
-  const maximum = Math.ceil(maximumBytes / WASM_PAGE_BYTES);
+  const maximum = maximumBytes === undefined ? initial : Math.ceil(maximumBytes / WASM_PAGE_BYTES);
   if (initial > WASM32_MAX_PAGES)
     throw new RangeError(
       `createSharedMemory: ${bytes} bytes above the heap base need ${initial} pages, more than the wasm32 limit of ${WASM32_MAX_PAGES}`,
