@@ -26,9 +26,10 @@ import type { Plan } from './grid.js';
 import { eatenByNpm } from './npm-args.js';
 import { Tally, bestConfigurations, bestRuns, dryRun, progressLine } from './report.js';
 import { RowWriter, columnsOf, curveColumns, headerLine } from './csv.js';
-import { recordAt, type Curve, type ResultBatch } from './results.js';
+import { recordAt, sliceBatch, type Curve, type ResultBatch } from './results.js';
 import type { LiveRun } from './protocol.js';
 import { closeOutputs, defaultCurveEvery, openOutputs, runPlan } from './session.js';
+import { relaunchIfLimited } from './relaunch.js';
 import { shellCommand } from './shell.js';
 import type { Consumer } from './sweep.js';
 import { Aggregator } from './aggregate.js';
@@ -45,6 +46,7 @@ interface Args {
   maxRuns: number;
   progress: boolean;
   resume: boolean;
+  retryErrors: boolean;
   force: boolean;
   retries: number;
   workerMemory: number;
@@ -121,6 +123,11 @@ function parseArgs(argv: string[]): Args {
       default: false,
       describe: 'continue the sweep that --out FILE holds (same config), skipping the runs it has',
     })
+    .option('retry-errors', {
+      type: 'boolean',
+      default: false,
+      describe: 'with --resume: run the runs whose status is error again, each row replaced in place',
+    })
     .option('force', { type: 'boolean', default: false, describe: 'overwrite --out FILE if it exists' })
     .option('retries', {
       type: 'number',
@@ -182,6 +189,7 @@ function checkArgs(a: Args): void {
     throw new UsageError(`--curve-every must be an integer >= 1, got ${a.curveEvery}`);
   if (a.curveEvery !== undefined && a.curves === undefined) throw new UsageError('--curve-every needs --curves FILE');
   if (a.curves === '-') throw new UsageError('--curves needs a file; standard output is for --out -');
+  if (a.retryErrors && !a.resume) throw new UsageError('--retry-errors needs --resume --out FILE: the CSV to go over');
   if (!Number.isFinite(a.workerMemory) || a.workerMemory < 16)
     throw new UsageError(`--worker-memory must be a number of MiB >= 16, got ${a.workerMemory}`);
 }
@@ -196,12 +204,38 @@ function timestamp(d = new Date()): string {
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
+/** The parts of a batch without the runs `left` out. */
+function without(batch: ResultBatch, left: ReadonlySet<number>): ResultBatch[] {
+  const parts: ResultBatch[] = [];
+  let from = 0;
+  for (let k = 0; k <= batch.count; k++)
+    if (k === batch.count || left.has(batch.first + k)) {
+      if (k > from) parts.push(from === 0 && k === batch.count ? batch : sliceBatch(batch, from, k));
+      from = k + 1;
+    }
+  return parts;
+}
+
+/** The exit status of a sweep that did every run: 3 when some ended in error (they
+ * are not results: say so, and how to run them again). */
+function finished(args: Args, outPath: string, curveEvery: number, tally: Tally): number {
+  const errors = tally.optimizers.reduce((n, o) => n + o.error, 0);
+  if (errors === 0) return EXIT.OK;
+  const runs = tally.optimizers.reduce((n, o) => n + o.runs, 0);
+  process.stderr.write(
+    outPath === '-'
+      ? `sweep: ${errors} of ${runs} runs ended in error (status error)\n`
+      : `sweep: ${errors} of ${runs} runs ended in error (status error in the CSV); to run them again:\n  ${resumeCommand(args, outPath, curveEvery, true)}\n`,
+  );
+  return EXIT.RUNS_FAILED;
+}
+
 /** The command that finishes an interrupted sweep: the same config, file and curves,
  * and the options that shape its results or its limits. */
-function resumeCommand(args: Args, outPath: string, curveEvery: number): string {
+function resumeCommand(args: Args, outPath: string, curveEvery: number, retryErrors = false): string {
   const words = [args.config, '--out', outPath];
   if (args.redis) words.push('--redis', redact(args.redis));
-  words.push('--resume');
+  words.push('--resume', ...(retryErrors ? ['--retry-errors'] : []));
   if (args.curves) words.push('--curves', args.curves, '--curve-every', String(curveEvery));
   if (args.maxRuns !== DEFAULT_MAX_RUNS) words.push('--max-runs', String(args.maxRuns));
   if (args.retries > 0) words.push('--retries', String(args.retries));
@@ -272,16 +306,19 @@ async function sweep(
     curveEvery,
     curveEveryGiven: args.curveEvery !== undefined,
     resume: args.resume,
+    retryErrors: args.retryErrors,
     force: args.force,
   });
-  const { file, from, resumed } = outputs;
+  const { file, from, resumed, redo } = outputs;
   curveEvery = outputs.curveEvery; // a resumed sweep's own
   warn(args, plan);
   const cut =
     outputs.dropped > 0
       ? `; ${outputs.dropped} rows after the last sync, not vouched for by its manifest, were cut`
       : '';
-  if (resumed) say(`resuming ${outPath}: ${from} of ${plan.total} runs already done${cut}\n`);
+  const again = redo.length > 0 ? `; ${redo.length} of them ended in error, and run again` : '';
+  if (resumed) say(`resuming ${outPath}: ${from} of ${plan.total} runs already done${cut}${again}\n`);
+  if (args.retryErrors && resumed && redo.length === 0) say(`${outPath}: no run ended in error; nothing to retry\n`);
   else if (args.resume) say(`${outPath}: nothing to resume yet; starting the sweep\n`);
 
   const controller = new AbortController();
@@ -310,7 +347,7 @@ async function sweep(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  let written = from;
+  let written = from - redo.length;
   const started = performance.now();
   let live: readonly LiveRun[] = [];
   let workers = 0;
@@ -325,10 +362,13 @@ async function sweep(
       : undefined;
   const tally = new Tally(plan);
   const aggregates = new Aggregator(plan);
-  for (const b of file?.prior ?? []) {
-    tally.accept(b);
-    aggregates.accept(b);
-  }
+  // Runs done again are counted as they come back.
+  const redone = new Set(redo);
+  for (const b of file?.prior ?? [])
+    for (const part of without(b, redone)) {
+      tally.accept(part);
+      aggregates.accept(part);
+    }
   const stdout = new RowWriter(plan, async (bytes) => {
     if (!pipeClosed && !process.stdout.write(bytes)) await new Promise((r) => process.stdout.once('drain', r));
   });
@@ -367,7 +407,8 @@ async function sweep(
     const rate = summary.runs / summary.seconds;
     const shown = rate >= 100 ? Math.round(rate).toLocaleString('en') : rate.toPrecision(2);
     say(`${summary.runs} runs in ${summary.seconds.toFixed(2)} s (${shown} runs/s) → ${where}\n`);
-    if (!stoppedBy) return { code: EXIT.OK, outPath, curves: kept?.curves };
+    if (!stoppedBy || !summary.interrupted)
+      return { code: finished(args, outPath, curveEvery, tally), outPath, curves: kept?.curves };
     const rest = plan.total - written;
     process.stderr.write(
       toStdout
@@ -392,11 +433,14 @@ function warn(args: Args, plan: Plan): void {
   for (const warning of configWarnings(plan, args.config)) process.stderr.write(`sweep: ${oneLine(warning)}\n`);
 }
 
-main(hideBin(process.argv)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.exitCode = exitCode('sweep', error);
-  },
-);
+const relaunched = relaunchIfLimited();
+if (relaunched) void relaunched.then((code) => (process.exitCode = code));
+else
+  void main(hideBin(process.argv)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.exitCode = exitCode('sweep', error);
+    },
+  );

@@ -30,7 +30,7 @@
 import { columnsOf, curveColumns, rankMetric } from './csv.js';
 import type { EarlyStopping, Plan } from './grid.js';
 import { batchOf, records, type ResultBatch, type RunRecord } from './results.js';
-import { runSweep, type Consumer, type RunRange, type SweepOptions } from './sweep.js';
+import { rangesOf, runSweep, type Consumer, type SweepOptions } from './sweep.js';
 import { UsageError } from './errors.js';
 
 /** The budgets at which values are taken: the rungs, ascending, then `steps`. */
@@ -88,17 +88,6 @@ export function stopping(e: EarlyStopping, ids: readonly number[], values: reado
  * failed (those are final). */
 function pruned(r: RunRecord, at: number): RunRecord {
   return r.status === 'ok' ? { ...r, status: 'pruned', prunedAt: at, finalLoss: r.finalLoss } : r;
-}
-
-/** Consecutive ids as ranges. */
-function rangesOf(ids: readonly number[]): RunRange[] {
-  const out: RunRange[] = [];
-  for (const id of ids) {
-    const last = out[out.length - 1];
-    if (last && last.first + last.count === id) out[out.length - 1] = { first: last.first, count: last.count + 1 };
-    else out.push({ first: id, count: 1 });
-  }
-  return out;
 }
 
 /** Records in order, as batches of consecutive ids. */

@@ -14,7 +14,8 @@ export class OutputError extends Error {
 }
 
 /** Exit statuses of the commands. */
-export const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2 } as const;
+/** Exit statuses (README, "Never losing a run"); a signal's is 128 + its number. */
+export const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2, RUNS_FAILED: 3 } as const;
 
 /** Messages are one line, whatever text (a key, a path) they quote. */
 export const oneLine = (message: string): string => message.replace(/\s*[\r\n]+\s*/g, ' ');

@@ -7,7 +7,7 @@
  * and appends the rest.
  */
 import { constants, existsSync, statSync } from 'node:fs';
-import { access, mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RowEncoder, RowWriter, columnsOf, curveHeaderLine, curveText, headerLine } from './csv.js';
 import { OutputError, UsageError } from './errors.js';
@@ -196,6 +196,8 @@ export interface ResumePoint {
   readonly prior: readonly ResultBatch[];
   /** Rows after them (written after the last sync) that will be run again. */
   readonly dropped: number;
+  /** The ids of the runs kept whose status is error, ascending. */
+  readonly errored: readonly number[];
   /** The curve settings to go on with: those the manifest records. */
   readonly curves?: Manifest['curves'];
 }
@@ -250,8 +252,12 @@ export class CsvFile implements Consumer {
     plan: Plan,
     /** The records already in the file when it was opened (resume), in file order. */
     readonly prior: readonly ResultBatch[],
+    /** Rewriting the CSV beside it (`resume` with retry). */
+    private readonly merge?: RunOrderMerge,
   ) {
-    this.rows = new RowWriter(plan, (bytes) => this.file.write(bytes));
+    this.rows = new RowWriter(plan, (bytes) =>
+      merge ? merge.take(Buffer.from(bytes).toString('utf8')) : this.file.write(bytes),
+    );
   }
 
   /** Runs already in the file when it was opened. */
@@ -264,8 +270,9 @@ export class CsvFile implements Consumer {
     return this.prior.flatMap((b) => Array.from({ length: b.count }, (_, k) => b.first + k));
   }
 
+  /** The CSV's path (not that of a rewrite in progress). */
   get path(): string {
-    return this.file.path;
+    return this.merge ? this.file.path.slice(0, -RETRY_SUFFIX.length) : this.file.path;
   }
 
   /** Creates the CSV and its manifest; refuses an existing file unless `force`. */
@@ -305,19 +312,31 @@ export class CsvFile implements Consumer {
         `${what}: it was written by sweep ${manifest.engine}, this is ${ENGINE_VERSION}, whose rows may differ; finish it with sweep ${manifest.engine}, or start anew with --force`,
       );
     const header = headerLine(new RowEncoder(plan).columns);
-    const bytes = await readForResume(path, '--out');
-    const { text, dropped } = vouchedFor(bytes, manifest, what);
+    const { text, dropped } = await vouchedOrRetried(path, manifest, what);
     const kept = wholeLines(text, header, what);
     const prior = rowsToBatches(plan, kept ? parseCsv(kept, what) : [], what);
     const done = prior.reduce((n, b) => n + b.count, 0);
     const settings = resumedCurves(what, manifest.curves, curves, done);
-    return { path, plan, header, kept, prior, dropped, curves: settings };
+    const errored = prior.flatMap((b) =>
+      [...b.status.keys()].filter((k) => b.status[k] === STATUS_CODE.error).map((k) => b.first + k),
+    );
+    return { path, plan, header, kept, prior, dropped, errored, curves: settings };
   }
 
-  /** Cuts the CSV to the rows `inspect` kept and reopens it to append the rest. */
-  static async resume(point: ResumePoint): Promise<CsvFile> {
+  /** Cuts the CSV to the rows `inspect` kept and reopens it to append the rest. With
+   * `retry`, the errored runs are run again: the CSV is rewritten beside it, each
+   * errored row replaced in place as its run is done again (see RunOrderMerge). */
+  static async resume(point: ResumePoint, retry = false): Promise<CsvFile> {
     const { path, plan, header, kept, prior, curves } = point;
     const manifest = new DurableManifest(path, newManifest(plan, new RowEncoder(plan).columns.header, curves));
+    if (retry && point.errored.length > 0) {
+      // The manifest keeps vouching for the CSV as it is until the rewrite replaces it.
+      const file = await startedWith(
+        new SyncedFile(retryPath(path), await open(retryPath(path), 'w'), 0, manifest.unreported),
+        header,
+      );
+      return new CsvFile(file, manifest, plan, prior, new RunOrderMerge(kept ?? '', (t) => file.write(t)));
+    }
     const file = await reopen(path, header, kept, manifest.tracking);
     manifest.vouchForAll(); // the rows kept, read from the disk
     await manifest.write();
@@ -335,12 +354,16 @@ export class CsvFile implements Consumer {
   }
 
   /** Syncs and closes; marks the manifest complete when every run is in, and no
-   * longer written. */
+   * longer written. A rewrite (retry) is finished with the rows not done again, then
+   * replaces the CSV: the manifest first, so that a rewrite cut short at the rename
+   * is found by `inspect`. */
   async close(complete: boolean): Promise<void> {
+    await this.merge?.finish();
     await this.file.close(); // throws, so that a short file is never marked complete
     // Everything written is on disk now (close synced it); the writer is gone.
     this.manifest.vouchForAll();
     await this.manifest.write(complete, true);
+    if (this.merge) await rename(retryPath(this.path), this.path);
   }
 }
 
@@ -365,6 +388,12 @@ class DurableManifest {
     };
   }
 
+  /** Tracking for a rewrite of the CSV: digested, but its syncs not reported (the
+   * manifest vouches for the CSV as it is until the rewrite replaces it). */
+  get unreported(): { of: PrefixDigest; onSync: OnSync } {
+    return { of: this.digest, onSync: () => Promise.resolve() };
+  }
+
   /** Vouches for every byte the CSV has taken: once they are on disk (kept on
    * resume, or synced by `close`). */
   vouchForAll(): void {
@@ -379,6 +408,76 @@ class DurableManifest {
     return writeManifest(this.csv, { ...manifest, ...(this.durable && { durable: this.durable }), complete });
   }
 }
+
+const RETRY_SUFFIX = '.retry';
+/** Where a file is rewritten by --retry-errors before it replaces the file. */
+export const retryPath = (file: string): string => `${file}${RETRY_SUFFIX}`;
+
+/** `vouchedFor` the CSV, or for its rewrite (--retry-errors) when that was cut short
+ * between writing the manifest and replacing the CSV: then the rewrite is put in place. */
+async function vouchedOrRetried(
+  path: string,
+  manifest: Manifest,
+  what: string,
+): Promise<{ text: string; dropped: number }> {
+  const bytes = await readForResume(path, '--out');
+  try {
+    return vouchedFor(bytes, manifest, what);
+  } catch (e) {
+    const rewrite = retryPath(path);
+    if (!(e instanceof UsageError) || !manifest.durable || !existsSync(rewrite)) throw e;
+    const rewritten = await readFile(rewrite);
+    let vouched;
+    try {
+      vouched = vouchedFor(rewritten, manifest, what);
+    } catch {
+      throw e;
+    }
+    if (vouched.text.length < manifest.durable.bytes) throw e;
+    await rename(rewrite, path);
+    return vouched;
+  }
+}
+
+/**
+ * Rewrites a file of lines in run order (the results CSV, the curves CSV: each line
+ * starts with its run_id), its lines for some runs replaced by new ones: `take` gets
+ * the new lines in run order and puts each at its run's place, the prior lines before
+ * it going out first, those of the same run left out; `finish` writes the prior lines
+ * not reached (of runs not done again, errored rows included).
+ */
+class RunOrderMerge {
+  private readonly lines: string[];
+  private readonly ids: number[];
+  private at = 0;
+
+  constructor(
+    prior: string,
+    private readonly write: (text: string) => Promise<void>,
+  ) {
+    this.lines = prior.split('\n').slice(0, -1);
+    this.ids = this.lines.map(runIdOf);
+  }
+
+  async take(text: string): Promise<void> {
+    let out = '';
+    for (const line of text.split('\n').slice(0, -1)) {
+      const id = runIdOf(line);
+      for (; this.at < this.lines.length && this.ids[this.at] <= id; this.at++)
+        if (this.ids[this.at] !== id) out += `${this.lines[this.at]}\n`;
+      out += `${line}\n`;
+    }
+    if (out) await this.write(out);
+  }
+
+  async finish(): Promise<void> {
+    const rest = this.lines.slice(this.at);
+    this.at = this.lines.length;
+    if (rest.length > 0) await this.write(`${rest.join('\n')}\n`);
+  }
+}
+
+const runIdOf = (line: string): number => Number(line.slice(0, line.indexOf(',')));
 
 /**
  * The part of a CSV's bytes that its manifest vouches for, as text, and how many
@@ -406,7 +505,12 @@ function vouchedFor(bytes: Buffer, manifest: Manifest, what: string): { text: st
 /** The loss-curve CSV: rows in run order, never behind the results CSV (it takes
  * each batch before the CSV does). */
 export class CurvesFile implements Consumer {
-  private constructor(private readonly file: SyncedFile) {}
+  private constructor(
+    private readonly file: SyncedFile,
+    /** Rewriting the file beside it (`resume` with retry), to replace `path`. */
+    private readonly merge?: RunOrderMerge,
+    private readonly path?: string,
+  ) {}
 
   static async create(path: string, plan: Plan, force: boolean): Promise<CurvesFile> {
     return new CurvesFile(
@@ -454,19 +558,28 @@ export class CurvesFile implements Consumer {
     return { path, header, kept: lines?.slice(0, at), fresh: false };
   }
 
-  /** Cuts the curves CSV to what `inspect` kept and reopens it (or creates it). */
-  static async resume(point: CurvesPoint, plan: Plan): Promise<CurvesFile> {
+  /** Cuts the curves CSV to what `inspect` kept and reopens it (or creates it). With
+   * `retry`, it is rewritten beside it, the curves of the runs done again put in
+   * their places (as the CSV's rows: see CsvFile.resume). */
+  static async resume(point: CurvesPoint, plan: Plan, retry = false): Promise<CurvesFile> {
     if (point.fresh) return CurvesFile.create(point.path, plan, false);
-    return new CurvesFile(await reopen(point.path, point.header, point.kept));
+    if (!retry) return new CurvesFile(await reopen(point.path, point.header, point.kept));
+    const rewrite = retryPath(point.path);
+    const file = await startedWith(new SyncedFile(rewrite, await open(rewrite, 'w'), 0), point.header);
+    return new CurvesFile(file, new RunOrderMerge(point.kept ?? '', (t) => file.write(t)), point.path);
   }
 
   accept(batch: ResultBatch): Promise<void> | undefined {
     const text = curveText(batch);
-    return text ? this.file.write(text) : undefined;
+    if (!text) return undefined;
+    return this.merge ? this.merge.take(text) : this.file.write(text);
   }
 
-  close(): Promise<void> {
-    return this.file.close();
+  /** Syncs and closes; a rewrite is finished and replaces the file. */
+  async close(): Promise<void> {
+    await this.merge?.finish();
+    await this.file.close();
+    if (this.merge) await rename(this.file.path, this.path!);
   }
 }
 

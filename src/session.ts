@@ -11,8 +11,9 @@ import type { Plan } from './grid.js';
 import { checkDistinct, type NamedFile } from './aliases.js';
 import { OutputLock, lockPath } from './lock.js';
 import { manifestPath, manifestTempPath } from './manifest.js';
-import { CsvFile, CurvesFile, JournalFile, checkOutputPath } from './output.js';
-import { runSweep, type Consumer, type SweepOptions } from './sweep.js';
+import { CsvFile, CurvesFile, JournalFile, checkOutputPath, retryPath } from './output.js';
+import { UsageError } from './errors.js';
+import { rangesOf, runSweep, type Consumer, type SweepOptions } from './sweep.js';
 
 /** Points per loss curve by default. */
 const CURVE_POINTS = 100;
@@ -33,6 +34,8 @@ export interface OutputSettings {
   curveEveryGiven?: boolean;
   /** Continue the sweep `out` holds; start it when there is none yet. */
   resume: boolean;
+  /** With `resume`: run the runs whose status is error again, rows replaced in place. */
+  retryErrors?: boolean;
   /** Overwrite `out` (and `curves`) if they exist. */
   force: boolean;
 }
@@ -49,6 +52,8 @@ export interface Outputs {
   curveEvery: number;
   /** Rows found after the last sync (not vouched for), cut to be run again. */
   dropped: number;
+  /** Runs already in the file, status error, to run again first (`retryErrors`). */
+  redo: readonly number[];
   /** One writer per file: released when the files are closed. */
   locks: readonly OutputLock[];
 }
@@ -57,7 +62,11 @@ export interface Outputs {
 function filesOf(s: OutputSettings): NamedFile[] {
   const files: NamedFile[] = s.config === undefined ? [] : [{ what: `the config ${s.config}`, path: s.config }];
   const written = (flag: string, path: string): void =>
-    void files.push({ what: `${flag} ${path}`, path }, { what: `the lock of ${flag} ${path}`, path: lockPath(path) });
+    void files.push(
+      { what: `${flag} ${path}`, path },
+      { what: `the lock of ${flag} ${path}`, path: lockPath(path) },
+      { what: `the rewrite of ${flag} ${path} (--retry-errors)`, path: retryPath(path) },
+    );
   if (s.out !== undefined) {
     written('--out', s.out);
     files.push(
@@ -100,8 +109,11 @@ async function openLocked(plan: Plan, s: OutputSettings): Promise<Omit<Outputs, 
   const point = s.out === undefined || !s.resume ? undefined : await CsvFile.inspect(s.out, plan, requested);
   const curvesPoint = point && s.curves ? await CurvesFile.inspect(s.curves, plan, point.prior) : undefined;
   const settings = point ? point.curves : requested && { file: requested.file, every: requested.every };
+  if (s.retryErrors && plan.earlyStopping)
+    throw new UsageError('--retry-errors: not for a sweep with early stopping (its rows go rung by rung)');
+  const redo = s.retryErrors ? (point?.errored ?? []) : [];
   let file: CsvFile | undefined;
-  if (point) file = await CsvFile.resume(point);
+  if (point) file = await CsvFile.resume(point, redo.length > 0);
   else if (s.out !== undefined) file = await CsvFile.create(s.out, plan, s.force, settings);
   const from = file?.done ?? 0;
   const resumed = point !== undefined;
@@ -109,12 +121,12 @@ async function openLocked(plan: Plan, s: OutputSettings): Promise<Omit<Outputs, 
     const curves = !settings
       ? undefined
       : curvesPoint
-        ? await CurvesFile.resume(curvesPoint, plan)
+        ? await CurvesFile.resume(curvesPoint, plan, redo.length > 0)
         : await CurvesFile.create(settings.file, plan, s.force);
     try {
       const journal = plan.earlyStopping && file ? await JournalFile.open(file.path, plan, resumed) : undefined;
       const curveEvery = settings?.every ?? s.curveEvery;
-      return { file, curves, journal, from, resumed, curveEvery, dropped: point?.dropped ?? 0 };
+      return { file, curves, journal, from, resumed, curveEvery, dropped: point?.dropped ?? 0, redo };
     } catch (e) {
       await curves?.close();
       throw e;
@@ -185,5 +197,9 @@ export function runPlan(
         journaled: journal?.prior,
         written: file?.doneIds,
       })
-    : runSweep(plan, { ...common, from: outputs.from });
+    : runSweep(plan, {
+        ...common,
+        // Errored runs done again first (in run order, as their rows are rewritten), then the rest.
+        runs: [...rangesOf(outputs.redo), { first: outputs.from, count: plan.total - outputs.from }],
+      });
 }

@@ -45,6 +45,17 @@ export interface RunRange {
   readonly count: number;
 }
 
+/** Ascending ids as ranges of consecutive ones. */
+export function rangesOf(ids: readonly number[]): RunRange[] {
+  const out: RunRange[] = [];
+  for (const id of ids) {
+    const last = out[out.length - 1];
+    if (last && last.first + last.count === id) out[out.length - 1] = { first: last.first, count: last.count + 1 };
+    else out.push({ first: id, count: 1 });
+  }
+  return out;
+}
+
 export interface SweepOutcome {
   /** Runs given to the consumers by this call (not those already in a resumed file). */
   runs: number;

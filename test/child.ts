@@ -4,7 +4,7 @@
  * (`ulimit -f`, `ulimit -v`), watched while it runs and signalled.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
@@ -36,17 +36,22 @@ export interface StartOptions {
   /** Shell commands run before the CLI, in the same shell: `ulimit -f 200`. */
   limits?: string;
   cwd?: string;
+  /** Another build's CLI (`copyPackage`). */
+  cli?: string;
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Starts `node dist/src/cli.js ...args --no-progress`. */
 export function start(args: string[], options: StartOptions = {}): Child {
-  const argv = [CLI, ...args, '--no-progress'];
+  const argv = [options.cli ?? CLI, ...args, '--no-progress'];
+  const how = {
+    cwd: options.cwd ?? ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'],
+    env: options.env,
+  };
   const child = options.limits
-    ? spawn('bash', ['-c', `${options.limits} && exec "$0" "$@"`, process.execPath, ...argv], {
-        cwd: options.cwd ?? ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-    : spawn(process.execPath, argv, { cwd: options.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    ? spawn('bash', ['-c', `${options.limits} && exec "$0" "$@"`, process.execPath, ...argv], how)
+    : spawn(process.execPath, argv, how);
   let stdout = '';
   let stderr = '';
   let done = false;
@@ -110,4 +115,17 @@ export function oneLine(stderr: string): string {
   expect(stderr).not.toMatch(/^\s+at /m);
   expect(stderr).not.toContain('internal error');
   return lines[0];
+}
+
+/**
+ * A copy of the built package in `dir` (its CLI finds its worker, kernels and data
+ * beside itself), for a test that replaces a file of it: gives the copy's CLI.
+ */
+export function copyPackage(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+  for (const shared of ['node_modules', 'kernels']) symlinkSync(join(ROOT, shared), join(dir, shared), 'dir');
+  for (const built of ['src', 'workers'])
+    cpSync(join(ROOT, 'dist', built), join(dir, 'dist', built), { recursive: true });
+  return join(dir, 'dist', 'src', 'cli.js');
 }
