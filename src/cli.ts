@@ -202,7 +202,13 @@ function timestamp(d = new Date()): string {
     .replace('T', '-');
 }
 
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+/** Signals that stop a sweep: no new runs, those in progress given GRACE_MS to end.
+ * SIGHUP (the terminal went away, or an orchestrator's stop) is taken as SIGTERM. */
+const STOPPING = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** How long the runs in progress get after a stopping signal: orchestrators send one
+ * SIGTERM, then SIGKILL after a grace period of their own (often 10 or 30 s). */
+const GRACE_MS = 5000;
 
 /** The parts of a batch without the runs `left` out. */
 function without(batch: ResultBatch, left: ReadonlySet<number>): ResultBatch[] {
@@ -334,6 +340,8 @@ async function sweep(
     process.stdout.write(headerLine(columnsOf(plan)));
   }
   let stoppedBy: NodeJS.Signals | undefined;
+  const abandon = new AbortController();
+  let grace: NodeJS.Timeout | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stoppedBy) {
       // Second signal: stop now. The file stays resumable (a torn line is cut on resume).
@@ -342,10 +350,18 @@ async function sweep(
     }
     stoppedBy = signal;
     controller.abort();
-    process.stderr.write(`\nsweep: ${signal}: finishing the runs in progress (again to stop at once)\n`);
+    const seconds = GRACE_MS / 1000;
+    process.stderr.write(
+      `\nsweep: ${signal}: no new runs; those in progress get ${seconds} s to finish (again to stop at once)\n`,
+    );
+    grace = setTimeout(() => {
+      abandon.abort();
+      process.stderr.write(
+        `sweep: runs still in progress after ${seconds} s are abandoned; they will run again on --resume\n`,
+      );
+    }, GRACE_MS);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const s of STOPPING) process.on(s, onSignal);
 
   let written = from - redo.length;
   const started = performance.now();
@@ -393,6 +409,7 @@ async function sweep(
       executor,
       retries: args.retries,
       signal: controller.signal,
+      abandon: abandon.signal,
       curveEvery,
       keepCurves: kept !== undefined,
       consumers: [...(file ? [] : [stdout]), tally, aggregates, counter, ...(kept ? [kept] : [])],
@@ -421,8 +438,8 @@ async function sweep(
     throw e;
   } finally {
     if (ticker) clearInterval(ticker);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    clearTimeout(grace);
+    for (const s of STOPPING) process.off(s, onSignal);
     await closeOutputs(outputs, complete, !failed);
   }
 }

@@ -71,6 +71,8 @@ export interface SweepOptions {
   consumers: readonly Consumer[];
   /** Stops submitting batches; those running finish and are passed on. */
   signal?: AbortSignal;
+  /** Stops waiting for the batches running (after `signal`, when they take too long). */
+  abandon?: AbortSignal;
   /** Runs per batch; default from `batchSize`. */
   batchSize?: number;
   /** The first run to do: runs before it are already done (resume). */
@@ -193,6 +195,12 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
     if (end >= 0) executor.passed?.(plan, end);
   };
 
+  // Abandoning stops the wait for the batches still running; their records, if they
+  // ever come, are not passed on (their runs stay to be done).
+  const abandoned = new Promise<void>((resolve) => {
+    if (options.abandon?.aborted) resolve();
+    options.abandon?.addEventListener('abort', () => resolve(), { once: true });
+  });
   for (;;) {
     while (running.size < capacity && !signal?.aborted && fatal === undefined) {
       const batch = take();
@@ -203,8 +211,8 @@ export async function runSweep(plan: Plan, options: SweepOptions): Promise<Sweep
         .finally(() => running.delete(task));
       running.add(task);
     }
-    if (running.size === 0) break;
-    await Promise.race(running);
+    if (running.size === 0 || options.abandon?.aborted) break;
+    await Promise.race([...running, abandoned]);
     await flush();
   }
   if (fatal !== undefined) throw fatal;

@@ -98,11 +98,7 @@ async function interruptAndResume(label: string, how: Interrupt, atRows: number)
   await waitFor(`${atRows} rows`, () => rowsIn(out) >= atRows, child.exited);
   if (how === 'SIGINT twice') {
     child.kill('SIGINT');
-    await waitFor(
-      'the first SIGINT to be taken',
-      () => child.stderr().includes('finishing the runs in progress'),
-      child.exited,
-    );
+    await waitFor('the first SIGINT to be taken', () => child.stderr().includes('no new runs'), child.exited);
     child.kill('SIGINT');
   } else child.kill(how);
   const stopped = await child.exit;
