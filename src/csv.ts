@@ -284,10 +284,15 @@ export class RowBuffer {
 /** A row's bytes, roughly: the first guess of a batch's buffer. */
 const ROW_BYTES_GUESS = 160;
 
-/** The curve rows of a batch (`run_id, step, loss, <trajectory>`), in run order. */
-export function curveText(batch: ResultBatch): string {
+/** Characters of curve rows formatted at a time: a run's curve can be millions of
+ * rows, more than a string can hold. */
+const CURVE_CHUNK_CHARS = 1 << 20;
+
+/** The curve rows of a batch (`run_id, step, loss, <trajectory>`), in run order, as
+ * text of whole lines, at most about CURVE_CHUNK_CHARS at a time. */
+export function* curveText(batch: ResultBatch): Generator<string> {
   const c = batch.curves;
-  if (!c) return '';
+  if (!c) return;
   let text = '';
   for (let k = 0; k < batch.count; k++) {
     const id = batch.first + k;
@@ -295,9 +300,13 @@ export function curveText(batch: ResultBatch): string {
       let line = `${id},${c.step[p]}`;
       for (let i = p * c.width; i < (p + 1) * c.width; i++) line += `,${num(c.values[i])}`;
       text += `${line}\n`;
+      if (text.length >= CURVE_CHUNK_CHARS) {
+        yield text;
+        text = '';
+      }
     }
   }
-  return text;
+  if (text) yield text;
 }
 
 /** The consumer that writes a sweep's rows, in run order, as UTF-8 bytes to `write`

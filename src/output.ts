@@ -569,10 +569,8 @@ export class CurvesFile implements Consumer {
     return new CurvesFile(file, new RunOrderMerge(point.kept ?? '', (t) => file.write(t)), point.path);
   }
 
-  accept(batch: ResultBatch): Promise<void> | undefined {
-    const text = curveText(batch);
-    if (!text) return undefined;
-    return this.merge ? this.merge.take(text) : this.file.write(text);
+  async accept(batch: ResultBatch): Promise<void> {
+    for (const text of curveText(batch)) await (this.merge ? this.merge.take(text) : this.file.write(text));
   }
 
   /** Syncs and closes; a rewrite is finished and replaces the file. */

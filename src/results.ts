@@ -180,6 +180,40 @@ export function sliceBatch(batch: ResultBatch, from: number, to: number): Result
 }
 
 /**
+ * A batch's curve points as they come, in typed arrays that double as they fill:
+ * outside the JavaScript heap (a run with a point at every one of millions of steps
+ * once ran its worker out of heap as arrays of numbers), 4 + 8·width bytes a point.
+ */
+class CurvePoints {
+  private step = new Int32Array(1024);
+  private values: Float64Array;
+  /** Points kept; setting it lower drops the last ones. */
+  length = 0;
+
+  constructor(private readonly width: number) {
+    this.values = new Float64Array(1024 * width);
+  }
+
+  push(step: number, values: ArrayLike<number>): void {
+    if (this.length === this.step.length) {
+      const step = new Int32Array(this.step.length * 2);
+      step.set(this.step);
+      const grown = new Float64Array(step.length * this.width);
+      grown.set(this.values);
+      [this.step, this.values] = [step, grown];
+    }
+    const at = this.length++;
+    this.step[at] = step;
+    for (let i = 0; i < this.width; i++) this.values[at * this.width + i] = values[i] ?? NaN;
+  }
+
+  /** The points as exact columns (copies: a view would clone its whole buffer). */
+  columns(): { step: Int32Array; values: Float64Array } {
+    return { step: this.step.slice(0, this.length), values: this.values.slice(0, this.length * this.width) };
+  }
+}
+
+/**
  * Builds a batch run by run, in run order (the worker's side). Columns are
  * allocated once for `count` runs; curve points grow as they come.
  */
@@ -191,7 +225,7 @@ export class ResultsBuilder {
   private readonly durationMs: Float64Array;
   private readonly metrics: Float64Array;
   private readonly errors: [number, string][] = [];
-  private readonly curve?: { offsets: Int32Array; step: number[]; values: number[] };
+  private readonly curve?: { offsets: Int32Array; points: CurvePoints };
   private k = 0;
   /** The columns as built so far, as a batch (runs before `added` are filled in):
    * for an encoder that formats each run's row as soon as it is added. */
@@ -210,7 +244,7 @@ export class ResultsBuilder {
     this.stoppedAt = new Int32Array(count);
     this.durationMs = new Float64Array(count);
     this.metrics = new Float64Array(count * metricCount);
-    if (curveWidth > 0) this.curve = { offsets: new Int32Array(count + 1), step: [], values: [] };
+    if (curveWidth > 0) this.curve = { offsets: new Int32Array(count + 1), points: new CurvePoints(curveWidth) };
     this.partial = {
       first,
       count,
@@ -227,18 +261,13 @@ export class ResultsBuilder {
 
   /** Adds a curve point to the run being built (before its `add`). */
   point(step: number, values: ArrayLike<number>): void {
-    const c = this.curve!;
-    c.step.push(step);
-    for (let i = 0; i < this.curveWidth; i++) c.values.push(values[i] ?? NaN);
+    this.curve!.points.push(step, values);
   }
 
   /** Drops the curve points of the run being built (it is re-run, or failed). */
   dropPoints(): void {
     const c = this.curve;
-    if (!c) return;
-    const from = c.offsets[this.k];
-    c.step.length = from;
-    c.values.length = from * this.curveWidth;
+    if (c) c.points.length = c.offsets[this.k];
   }
 
   /** The next run's record (its `runId` must be the next in order). */
@@ -278,7 +307,7 @@ export class ResultsBuilder {
     this.durationMs[k] = durationMs;
     for (let i = 0; i < this.metricCount; i++) this.metrics[k * this.metricCount + i] = metrics[i] ?? NaN;
     if (status === 'error') this.errors.push([k, error ?? '']);
-    if (this.curve) this.curve.offsets[k + 1] = this.curve.step.length;
+    if (this.curve) this.curve.offsets[k + 1] = this.curve.points.length;
     this.k++;
   }
 
@@ -295,8 +324,7 @@ export class ResultsBuilder {
         curves: {
           width: this.curveWidth,
           offsets: c.offsets,
-          step: Int32Array.from(c.step),
-          values: Float64Array.from(c.values),
+          ...c.points.columns(),
         },
       }),
       ...(rows && { rows }),
