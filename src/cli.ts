@@ -170,7 +170,12 @@ function parseArgs(argv: string[]): Args {
     .version(false)
     .wrap(Math.min(100, process.stderr.columns ?? 100))
     .fail((message, error) => {
-      if (error) throw error;
+      // yargs's own parse errors (an option without its value) are bad input too.
+      if (error && error.name !== 'YError') throw error;
+      if (error) {
+        const option = /^Not enough arguments following: (\S+)$/.exec(error.message)?.[1];
+        throw new UsageError(option ? `--${option} needs a value` : error.message);
+      }
       if (message.startsWith('Not enough non-option arguments'))
         throw new UsageError('no config given: npm run sweep <config.json> (see --help)');
       throw new UsageError(message);
@@ -178,7 +183,18 @@ function parseArgs(argv: string[]): Args {
     .parseSync() as unknown as Args;
 }
 
+/** Options that take one value: given twice, yargs makes a list of them. */
+const SINGLE = ['workers', 'out', 'maxRuns', 'curves', 'curveEvery', 'retries', 'workerMemory', 'executor'] as const;
+const flagOf = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
 function checkArgs(a: Args): void {
+  for (const key of SINGLE) {
+    const value = (a as unknown as Record<string, unknown>)[key];
+    if (Array.isArray(value))
+      throw new UsageError(`${flagOf(key)} is given ${value.length} times (${value.join(', ')}); give it once`);
+  }
+  if (a.out === '') throw new UsageError("--out needs a file name (or - for standard output), got ''");
+  if (a.curves === '') throw new UsageError("--curves needs a file name, got ''");
   if (!Number.isInteger(a.workers) || a.workers < 1)
     throw new UsageError(`--workers must be an integer >= 1, got ${a.workers}`);
   if (!Number.isInteger(a.maxRuns) || a.maxRuns < 1)
@@ -257,7 +273,17 @@ async function main(argv: string[]): Promise<number> {
   checkArgs(args);
   const plan: Plan = await loadConfig(args.config, { maxRuns: args.maxRuns });
   const toStdout = args.out === '-';
-  const say = (text: string): void => void (toStdout ? process.stderr : process.stdout).write(text);
+  // A reader of the text for people that goes away (`| head -1`) stops that text, not
+  // the sweep: its rows are in the CSV, which must still be closed and marked complete.
+  const human = toStdout ? process.stderr : process.stdout;
+  let humanGone = false;
+  const gone = (e: NodeJS.ErrnoException): void => {
+    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+    humanGone = true;
+  };
+  human.on('error', gone);
+  if (human !== process.stderr) process.stderr.on('error', () => undefined);
+  const say = (text: string): void => void (humanGone || human.write(text));
 
   if (args.dryRun) {
     warn(args, plan);

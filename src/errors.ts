@@ -22,6 +22,9 @@ export const oneLine = (message: string): string => message.replace(/\s*[\r\n]+\
 
 /** Prints why `program` failed, as one line (a stack trace for a bug), and gives its
  * exit status: 2 bad input, 1 an output or the workers failed, 1 a bug. */
+const isSystemError = (e: unknown): e is NodeJS.ErrnoException =>
+  e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && 'syscall' in e;
+
 export function exitCode(program: string, error: unknown): number {
   if (error instanceof UsageError) {
     process.stderr.write(`${program}: ${oneLine(error.message)}\n`);
@@ -29,6 +32,12 @@ export function exitCode(program: string, error: unknown): number {
   }
   if (error instanceof Error && (error.name === 'OutputError' || error.name === 'ExecutorError')) {
     process.stderr.write(`${program}: ${oneLine(error.message)}\n`);
+    return EXIT.INTERNAL;
+  }
+  if (isSystemError(error)) {
+    // The system refused something (a file, a pipe): one line, not a bug's stack.
+    const { code, syscall, path } = error;
+    process.stderr.write(`${program}: ${syscall ?? 'a system call'}${path ? ` ${path}` : ''} failed (${code})\n`);
     return EXIT.INTERNAL;
   }
   process.stderr.write(

@@ -5,9 +5,9 @@
  * machine rebooted, its pid since reused by another process) is stale and taken over.
  */
 import { linkSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { UsageError } from './errors.js';
+import { OutputError, UsageError } from './errors.js';
 
 export const lockPath = (file: string): string => `${file}.lock`;
 
@@ -87,9 +87,12 @@ async function created(path: string, text: string, flag: string, file: string): 
   }
   try {
     await handle.writeFile(text);
-  } finally {
+  } catch (e) {
     await handle.close();
+    await unlink(path).catch(() => undefined);
+    throw new OutputError(`${flag} ${file}: cannot write its lock ${path} (${(e as NodeJS.ErrnoException).code})`);
   }
+  await handle.close();
   return true;
 }
 

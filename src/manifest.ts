@@ -8,10 +8,10 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { configPlan, planConfig } from './config/load.js';
-import { UsageError } from './errors.js';
+import { OutputError, UsageError } from './errors.js';
 import type { Durable } from './integrity.js';
 import type { Plan } from './grid.js';
 import { ROOT } from './paths.js';
@@ -84,8 +84,13 @@ export function stillRunning(manifest: Manifest): boolean {
 }
 
 export async function writeManifest(csv: string, manifest: Manifest): Promise<void> {
-  await writeFile(manifestTempPath(csv), `${JSON.stringify(manifest, null, 2)}\n`);
-  await rename(manifestTempPath(csv), manifestPath(csv));
+  try {
+    await writeFile(manifestTempPath(csv), `${JSON.stringify(manifest, null, 2)}\n`);
+    await rename(manifestTempPath(csv), manifestPath(csv));
+  } catch (e) {
+    await rm(manifestTempPath(csv), { force: true }).catch(() => undefined);
+    throw new OutputError(`cannot write the manifest ${manifestPath(csv)} (${(e as NodeJS.ErrnoException).code})`);
+  }
 }
 
 /** The manifest beside `csv`; undefined when there is none. Throws `UsageError`

@@ -6,15 +6,16 @@
  * checks it, cuts a torn last line, reads the rows already there back into records,
  * and appends the rest.
  */
-import { constants, existsSync, statSync } from 'node:fs';
+import { constants, existsSync, statSync, type Stats } from 'node:fs';
 import { access, mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { RowEncoder, RowWriter, columnsOf, curveHeaderLine, curveText, headerLine } from './csv.js';
 import { OutputError, UsageError } from './errors.js';
 import type { Plan } from './grid.js';
 import {
   ENGINE_VERSION,
   manifestPath,
+  manifestTempPath,
   newManifest,
   readManifest,
   samePlan,
@@ -24,6 +25,7 @@ import {
 import { parseCsv, rowsToBatches, wholeLines } from './read.js';
 import { STATUS_CODE, records, type ResultBatch, type RunRecord } from './results.js';
 import { PrefixDigest, verify, type Durable } from './integrity.js';
+import { lockPath } from './lock.js';
 import { shellQuote } from './shell.js';
 import type { Consumer } from './sweep.js';
 
@@ -136,9 +138,48 @@ async function startedWith(file: SyncedFile, header: string): Promise<SyncedFile
 
 /** Refuses a path that names a folder, or whose folder cannot be made or written. */
 export async function checkOutputPath(path: string, flag: string): Promise<void> {
+  if (path === '') throw new UsageError(`${flag} needs a file name, got ''`);
   if (/[\\/]$/.test(path) || (existsSync(path) && statSync(path).isDirectory()))
     throw new UsageError(`${flag} ${path}: is a folder; give a file name, e.g. ${join(path, 'sweep.csv')}`);
+  const kind = existsSync(path) ? notRegular(statSync(path)) : undefined;
+  if (kind)
+    throw new UsageError(
+      `${flag} ${path}: is ${kind}, not a regular file (it can be neither synced nor resumed); for standard output use --out -`,
+    );
+  // The files beside it: the manifest and its temporary, the lock, a rewrite.
+  const long = [path, manifestTempPath(path), lockPath(path), retryPath(path)].find(
+    (p) => Buffer.byteLength(basename(p)) > NAME_MAX,
+  );
+  if (long)
+    throw new UsageError(
+      `${flag} ${path}: the name is too long: the file ${basename(long).slice(0, 20)}… beside it would have more than ${NAME_MAX} bytes; give a shorter name`,
+    );
   await checkFolder(path, flag);
+}
+
+/** Bytes a file name may have (Linux, macOS and most file systems). */
+const NAME_MAX = 255;
+
+function notRegular(stat: Stats): string | undefined {
+  if (stat.isFile()) return undefined;
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
+  if (stat.isFIFO()) return 'a pipe';
+  if (stat.isSocket()) return 'a socket';
+  return 'not a file';
+}
+
+/** Refuses (UsageError) a file to resume that cannot be written, or whose folder
+ * cannot take the files beside it: before anything is changed. */
+async function checkWritable(path: string, what: string): Promise<void> {
+  for (const [p, which] of [
+    [path, 'it'],
+    [dirname(path), 'its folder'],
+  ] as const)
+    try {
+      await access(p, constants.W_OK);
+    } catch (e) {
+      throw new UsageError(`${what}: cannot write ${which} (${codeOf(e)}: read-only, or immutable?)`);
+    }
 }
 
 async function create(path: string, force: boolean, flag: string): Promise<FileHandle> {
@@ -280,7 +321,14 @@ export class CsvFile implements Consumer {
     const encoder = new RowEncoder(plan);
     const handle = await create(path, force, '--out');
     const manifest = new DurableManifest(path, newManifest(plan, encoder.columns.header, curves));
-    await manifest.write();
+    try {
+      await manifest.write();
+    } catch (e) {
+      // Without its manifest the CSV could be neither resumed nor overwritten safely.
+      await handle.close();
+      await rm(path, { force: true });
+      throw e;
+    }
     const file = await startedWith(new SyncedFile(path, handle, 0, manifest.tracking), headerLine(encoder.columns));
     return new CsvFile(file, manifest, plan, []);
   }
@@ -303,6 +351,7 @@ export class CsvFile implements Consumer {
     }
     if (!existsSync(path))
       throw new UsageError(`${what}: the CSV is missing but its manifest is there; start anew with --force`);
+    await checkWritable(path, what);
     if (!(await samePlan(manifest, plan, path)))
       throw new UsageError(
         `${what}: it was written by a different config (${manifest.name}, ${manifest.runs} runs); use the same config, or --force to overwrite`,
@@ -540,6 +589,7 @@ export class CurvesFile implements Consumer {
         );
       return { path, header, kept: undefined, fresh: true };
     }
+    await checkWritable(path, what);
     const lines = wholeLines((await readForResume(path, '--curves')).toString('utf8'), header, what);
     // Rows are in the CSV's order: keep those of runs the CSV has, noting which they are.
     const have = new Set<number>();
@@ -628,10 +678,18 @@ export class JournalFile implements Consumer {
 
 async function checkFolder(path: string, flag: string): Promise<void> {
   const dir = dirname(path);
+  // A file where a folder should be: mkdir says EEXIST or ENOTDIR, which tell little.
+  for (let up = dir; ; up = dirname(up)) {
+    if (existsSync(up)) {
+      if (!statSync(up).isDirectory()) throw new UsageError(`${flag} ${path}: ${up} is a file, not a folder`);
+      break;
+    }
+    if (dirname(up) === up) break;
+  }
   try {
     await mkdir(dir, { recursive: true });
     await access(dir, constants.W_OK);
   } catch (e) {
-    throw new UsageError(`${flag} ${path}: cannot write to folder ${dir} (${(e as NodeJS.ErrnoException).code})`);
+    throw new UsageError(`${flag} ${path}: cannot write to folder ${dir} (${codeOf(e)})`);
   }
 }

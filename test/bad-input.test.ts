@@ -511,7 +511,11 @@ describe('through the CLI: exit 2, one line, nothing written', () => {
     const afile = join(tmp, 'afile');
     writeFileSync(afile, 'not a folder\n');
     const out = join(afile, 'out.csv');
-    const line = await refused([config, '--out', out], [out, 'cannot write', afile], join(tmp, 'no-such-dir'));
+    const line = await refused(
+      [config, '--out', out],
+      [out, `${afile} is a file, not a folder`],
+      join(tmp, 'no-such-dir'),
+    );
     expect(line).toMatch(/^sweep: --out /);
     expect(existsSync(`${out}.sweep.json`)).toBe(false);
   });

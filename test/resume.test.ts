@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import { OutputError } from '../src/errors.js';
+import { UsageError } from '../src/errors.js';
 import { CurvesFile } from '../src/output.js';
 import { readCurves, readSweep } from '../src/read.js';
 import { oneLine, readManifest, rowsIn, run, stable, start, waitFor, type Exit } from './child.js';
@@ -407,10 +407,10 @@ describe('--force', () => {
 });
 
 describe('an output that cannot be written', () => {
-  it('a full disk is one clear OutputError naming the file, not a stack trace', async () => {
-    // /dev/full accepts the open and fails every write with ENOSPC.
+  // A full disk, for real, is in short-writes.test.ts (ulimit -f, a full tmpfs).
+  it('a device such as /dev/full is refused up front: it can be neither synced nor resumed', async () => {
     const plan = parseConfig(readFileSync(smallConfig, 'utf8'), smallConfig);
-    await expect(CurvesFile.create('/dev/full', plan, true)).rejects.toThrow(OutputError);
-    await expect(CurvesFile.create('/dev/full', plan, true)).rejects.toThrow('cannot write /dev/full (ENOSPC)');
+    await expect(CurvesFile.create('/dev/full', plan, true)).rejects.toThrow(UsageError);
+    await expect(CurvesFile.create('/dev/full', plan, true)).rejects.toThrow('is a device, not a regular file');
   });
 });

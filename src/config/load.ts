@@ -100,6 +100,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
 /** Validates a config object (a config file's content); `file` names it in messages,
  * and a relative `problem.module` is relative to its folder. */
 export function checkConfig(raw: unknown, file: string, options: LoadOptions = {}): Plan {
+  checkDepth(raw, file);
   if (!validateSchema(raw)) throw schemaError(file, validateSchema.errors ?? [], raw);
   return toPlan(raw as RawConfig, file, options.maxRuns ?? DEFAULT_MAX_RUNS);
 }
@@ -136,6 +137,28 @@ export function configWarnings(plan: Plan, file: string): string[] {
   return [
     `${file}: seeds ${show(plan.seeds)}: ${what} starts every run from the same point and draws nothing from the seed, so each setting runs ${n} identical times`,
   ];
+}
+
+/** Deepest nesting of arrays and objects in a config: the deepest valid one nests 4
+ * (optimizers[i].lr as a distribution); checking deeper text recursively could
+ * exhaust the stack. */
+const MAX_DEPTH = 32;
+
+/** Refuses a value nested deeper than MAX_DEPTH, naming where (walked without recursion). */
+function checkDepth(raw: unknown, file: string): void {
+  const stack: [unknown, number, string][] = [[raw, 0, '']];
+  while (stack.length > 0) {
+    const [value, depth, at] = stack.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth >= MAX_DEPTH)
+      throw new ConfigError(file, at, `nests arrays or objects more than ${MAX_DEPTH} deep; no config field does`);
+    for (const [key, child] of Object.entries(value))
+      stack.push([
+        child,
+        depth + 1,
+        Array.isArray(value) ? `${at}[${key}]` : at ? `${at}.${showKey(key)}` : showKey(key),
+      ]);
+  }
 }
 
 /** A UTF-8 byte-order mark, which some editors put first; JSON.parse rejects it. */
