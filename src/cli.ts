@@ -7,7 +7,7 @@
  */
 import './heap.js';
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -29,7 +29,8 @@ import { RowWriter, columnsOf, curveColumns, headerLine } from './csv.js';
 import { recordAt, sliceBatch, type Curve, type ResultBatch } from './results.js';
 import type { LiveRun } from './protocol.js';
 import { closeOutputs, defaultCurveEvery, openOutputs, runPlan } from './session.js';
-import { relaunchIfLimited } from './relaunch.js';
+import { runBytes } from './batch.js';
+import { addressSpaceLimit, relaunchIfLimited } from './relaunch.js';
 import { shellCommand } from './shell.js';
 import type { Consumer } from './sweep.js';
 import { Aggregator } from './aggregate.js';
@@ -210,6 +211,44 @@ function checkArgs(a: Args): void {
     throw new UsageError(`--worker-memory must be a number of MiB >= 16, got ${a.workerMemory}`);
 }
 
+/** Workers per core at most: past a few, more threads only share the same cores. */
+const WORKERS_PER_CORE = 4;
+const GiB = 2 ** 30;
+
+/**
+ * Refuses (UsageError) more local workers than a small multiple of the cores, and a
+ * sweep whose runs would not fit in this machine's memory: each worker holds one
+ * run's memory at a time (two, for small runs; see the piscina executor), and this
+ * process may use at most the least of the machine's memory, its cgroup's and its
+ * address-space limit.
+ */
+function checkLocalWorkers(plan: Plan, workers: number): void {
+  const cores = availableParallelism();
+  const most = WORKERS_PER_CORE * cores;
+  if (workers > most)
+    throw new UsageError(
+      `--workers must be at most ${most} (${WORKERS_PER_CORE} × the ${cores} cores here), got ${workers}`,
+    );
+  const run = runBytes(plan.problem);
+  const constrained = process.constrainedMemory?.() || Infinity;
+  const limits = [
+    { bytes: totalmem(), what: "this machine's memory" },
+    { bytes: constrained, what: 'the memory its cgroup allows' },
+    { bytes: addressSpaceLimit() ?? Infinity, what: 'the address space it may use (ulimit -v)' },
+  ];
+  const limit = limits.reduce((a, b) => (b.bytes < a.bytes ? b : a));
+  const gib = (bytes: number): string => `${(bytes / GiB).toFixed(1)} GiB`;
+  if (run > limit.bytes)
+    throw new UsageError(
+      `${plan.name}: a run needs ${gib(run)} of memory, more than the ${gib(limit.bytes)} of ${limit.what}`,
+    );
+  const fit = Math.floor(limit.bytes / run);
+  if (workers > fit)
+    throw new UsageError(
+      `--workers ${workers}: each holds a run of ${gib(run)}, ${gib(workers * run)} in all, more than the ${gib(limit.bytes)} of ${limit.what}; pass --workers ${fit}`,
+    );
+}
+
 function timestamp(d = new Date()): string {
   return d
     .toISOString()
@@ -296,6 +335,8 @@ async function main(argv: string[]): Promise<number> {
   if (args.resume && args.force) throw new UsageError('--resume and --force contradict each other: choose one');
 
   if (args.executor === 'redis' && !args.redis) throw new UsageError('--executor redis needs --redis URL');
+  // Threads and processes here (not workers on other machines through Redis).
+  if (!args.redis) checkLocalWorkers(plan, args.workers);
 
   // The executor first: if its workers cannot start, no file has been touched.
   const executor = createExecutor(args.redis ? 'redis' : args.executor, {

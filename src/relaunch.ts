@@ -23,15 +23,23 @@ const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** Whether this process runs without the trap handler. */
 export const trapHandlerOff = (): boolean => process.execArgv.includes(NO_TRAP_HANDLER);
 
-/** Whether the address space is limited (Linux: RLIMIT_AS, as /proc reports it;
- * elsewhere: whether a one-page memory cannot be made). */
-function addressSpaceLimited(): boolean {
+/** The address-space limit (RLIMIT_AS, `ulimit -v`) in bytes: Infinity when there is
+ * none, undefined where /proc does not say (not Linux). */
+export function addressSpaceLimit(): number | undefined {
   try {
     const limit = /^Max address space\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    if (limit) return limit[1] !== 'unlimited';
+    if (limit) return limit[1] === 'unlimited' ? Infinity : Number(limit[1]);
   } catch {
     // not Linux
   }
+  return undefined;
+}
+
+/** Whether the address space is limited (elsewhere than Linux: whether a one-page
+ * memory cannot be made). */
+function addressSpaceLimited(): boolean {
+  const limit = addressSpaceLimit();
+  if (limit !== undefined) return limit !== Infinity;
   try {
     createSharedMemory(0);
     return false;
