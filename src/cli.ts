@@ -31,6 +31,8 @@ import type { LiveRun } from './protocol.js';
 import { closeOutputs, defaultCurveEvery, openOutputs, runPlan } from './session.js';
 import { runBytes } from './batch.js';
 import { addressSpaceLimit, relaunchIfLimited } from './relaunch.js';
+import { TakenError, lockPath } from './lock.js';
+import { manifestPath } from './manifest.js';
 import { shellCommand } from './shell.js';
 import type { Consumer } from './sweep.js';
 import { Aggregator } from './aggregate.js';
@@ -249,6 +251,16 @@ function checkLocalWorkers(plan: Plan, workers: number): void {
     );
 }
 
+/** results/<name>-<time>.csv, or with this process's id after the time when that is
+ * taken (two sweeps started in the same second), so that a default never needs --force. */
+function defaultOut(plan: Plan): string {
+  const plain = join('results', `${plan.name}-${timestamp()}.csv`);
+  const taken = [plain, manifestPath(plain), lockPath(plain)].some((p) => existsSync(p));
+  return taken ? withPid(plain) : plain;
+}
+
+const withPid = (csv: string): string => csv.replace(/\.csv$/, `-${process.pid}.csv`);
+
 function timestamp(d = new Date()): string {
   return d
     .toISOString()
@@ -370,11 +382,11 @@ async function sweep(
   say: (text: string) => void,
 ): Promise<{ code: number; outPath: string; curves?: ReadonlyMap<number, Curve> }> {
   const toStdout = args.out === '-';
-  const outPath = toStdout ? '-' : (args.out ?? join('results', `${plan.name}-${timestamp()}.csv`));
+  let outPath = toStdout ? '-' : (args.out ?? defaultOut(plan));
   let curveEvery = args.curveEvery ?? defaultCurveEvery(plan);
-  const outputs = await openOutputs(plan, {
+  const settings = (out: string) => ({
     config: args.config,
-    out: toStdout ? undefined : outPath,
+    out: toStdout ? undefined : out,
     curves: args.curves,
     curveEvery,
     curveEveryGiven: args.curveEvery !== undefined,
@@ -382,6 +394,14 @@ async function sweep(
     retryErrors: args.retryErrors,
     force: args.force,
   });
+  let outputs;
+  try {
+    outputs = await openOutputs(plan, settings(outPath));
+  } catch (e) {
+    // A default name another sweep took this very second: this process's own instead.
+    if (!(e instanceof TakenError) || args.out !== undefined) throw e;
+    outputs = await openOutputs(plan, settings((outPath = withPid(outPath))));
+  }
   const { file, from, resumed, redo } = outputs;
   curveEvery = outputs.curveEvery; // a resumed sweep's own
   warn(args, plan);

@@ -11,6 +11,11 @@ import { OutputError, UsageError } from './errors.js';
 
 export const lockPath = (file: string): string => `${file}.lock`;
 
+/** The file is taken: another live process holds its lock, or (output.ts) it exists.
+ * Bad input (exit 2), but one a caller choosing the name itself can avoid by
+ * choosing another. */
+export class TakenError extends UsageError {}
+
 interface Holder {
   pid: number;
   host: string;
@@ -125,7 +130,7 @@ export class OutputLock {
       breakStale(path, text);
     }
     const who = holder?.pid ? `pid ${holder.pid}${holder.host !== hostname() ? ` on ${holder.host}` : ''}` : 'another';
-    throw new UsageError(
+    throw new TakenError(
       `${flag} ${file}: another sweep (${who}) is writing it; wait for it or stop it (lock ${path})`,
     );
   }

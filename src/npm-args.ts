@@ -18,6 +18,7 @@ export const CLI_OPTIONS: readonly { readonly name: string; readonly value: bool
   { name: 'curves', value: true },
   { name: 'curve-every', value: true },
   { name: 'resume', value: false },
+  { name: 'retry-errors', value: false },
   { name: 'force', value: false },
   { name: 'retries', value: true },
   { name: 'worker-memory', value: true },

@@ -25,7 +25,7 @@ import {
 import { parseCsv, rowsToBatches, wholeLines } from './read.js';
 import { STATUS_CODE, records, type ResultBatch, type RunRecord } from './results.js';
 import { PrefixDigest, verify, type Durable } from './integrity.js';
-import { lockPath } from './lock.js';
+import { TakenError, lockPath } from './lock.js';
 import { shellQuote } from './shell.js';
 import type { Consumer } from './sweep.js';
 
@@ -189,7 +189,7 @@ async function create(path: string, force: boolean, flag: string): Promise<FileH
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST')
-      throw new UsageError(`${flag} ${path}: file exists; pass --resume to continue it or --force to overwrite it`);
+      throw new TakenError(`${flag} ${path}: file exists; pass --resume to continue it or --force to overwrite it`);
     throw new UsageError(`${flag} ${path}: cannot create (${code})`);
   }
 }
@@ -345,6 +345,11 @@ export class CsvFile implements Consumer {
     const manifest = await readManifest(path, what);
     if (!manifest) {
       if (!existsSync(path)) return undefined;
+      // Stopped between creating the CSV and writing its manifest: nothing in it yet.
+      if (statSync(path).size === 0) {
+        await rm(path);
+        return undefined;
+      }
       throw new UsageError(
         `${what}: its manifest ${manifestPath(path)} is missing, so the file cannot be checked; start anew with --force`,
       );

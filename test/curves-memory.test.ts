@@ -30,7 +30,18 @@ describe('a curve point at every step of a million-step run', () => {
     );
     const out = join(tmp, 'long.csv');
     const curves = join(tmp, 'long-curves.csv');
-    const r = await run([config, '--out', out, '--curves', curves, '--curve-every', '1', '--worker-memory', '32']);
+    const r = await run([
+      config,
+      '--out',
+      out,
+      '--curves',
+      curves,
+      '--curve-every',
+      '1',
+      '--worker-memory',
+      '32',
+      '--no-report',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(out, 'utf8')).toMatch(/\n0,adam,.*,ok,/);
     const text = readFileSync(curves, 'utf8');

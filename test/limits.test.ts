@@ -46,7 +46,14 @@ describe('--workers', () => {
   });
 
   it(`${most} (the bound) runs`, async () => {
-    const r = await run(['configs/grid.json', '--workers', String(most), '--out', join(tmp, 'most.csv')]);
+    const r = await run([
+      'configs/grid.json',
+      '--workers',
+      String(most),
+      '--out',
+      join(tmp, 'most.csv'),
+      '--no-report',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     rmSync(join(tmp, 'most.csv'));
     rmSync(join(tmp, 'most.csv.sweep.json'));

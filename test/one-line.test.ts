@@ -99,6 +99,7 @@ describe('bad input on the command line: exit 2, one line', () => {
     ['null', 'not a sweep manifest'],
     ['{}', 'not a sweep manifest'],
     ['{"format": 3, "fingerprint": "x", "config": null}', 'different config'],
+    ['{"format": 3, "fing', 'not valid JSON (torn or edited)'],
   ])('a manifest holding %s', async (text, says) => {
     const dir = folder();
     const out = join(dir, 'x.csv');
@@ -148,15 +149,15 @@ describe('outputs that cannot be written', () => {
     // none), its manifest cannot be written.
     may('dd', ['if=/dev/zero', `of=${join(full, 'filler')}`, 'bs=4k', 'count=15']);
     const out = join(full, 'x.csv');
-    await oneLineExit([config, '--out', out], 1, ['cannot write the manifest', 'ENOSPC']);
+    await oneLineExit([config, '--out', out, '--no-report'], 1, ['cannot write the manifest', 'ENOSPC']);
     expect(readdirSync(full).sort()).toEqual(['filler']);
     // Not even a page: the lock itself cannot be written, and is not left behind.
     may('dd', ['if=/dev/zero', `of=${join(full, 'more')}`, 'bs=4k', 'count=1']);
-    await oneLineExit([config, '--out', out], 1, ['cannot write its lock', 'ENOSPC']);
+    await oneLineExit([config, '--out', out, '--no-report'], 1, ['cannot write its lock', 'ENOSPC']);
     expect(readdirSync(full).sort()).toEqual(['filler', 'more']);
     rmSync(join(full, 'more'));
     rmSync(join(full, 'filler'));
-    const r = await run([config, '--out', out]);
+    const r = await run([config, '--out', out, '--no-report']);
     expect(r.code, r.stderr).toBe(0);
     expect(readManifest(out).complete).toBe(true);
   });
@@ -177,5 +178,30 @@ describe('human output read by `head -1`', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(readManifest(out).complete).toBe(true);
+  });
+});
+
+describe('the unclear messages of the issue, made clear', () => {
+  it('a key given twice in a config names the key and the line', async () => {
+    const twice = join(tmp, 'twice.json');
+    writeFileSync(
+      twice,
+      '{\n  "name": "x",\n  "problem": {"name": "anisotropic-bowl"},\n  "optimizers": ["sgd"],\n  "lr": 0.1,\n  "steps": 5,\n  "lr": 0.2\n}\n',
+    );
+    await oneLineExit([twice, '--out', join(folder(), 'x.csv')], 2, [`${twice}: lr is given twice (again at line 7)`]);
+  });
+
+  it('a problem too large for a run says the limit as it is, about 4 GiB', async () => {
+    const big = join(tmp, 'big.json');
+    writeFileSync(big, JSON.stringify({ ...CONFIG, problem: { name: 'quadratic', dim: 200_000_000 } }));
+    await oneLineExit([big, '--dry-run'], 2, ['more than the 4.0 GiB a run']);
+  });
+
+  it('sweeps started together with the default name each get their own file, none told to --force', async () => {
+    const dir = folder();
+    const all = await Promise.all([0, 1, 2].map(() => run([config], { cwd: dir })));
+    for (const r of all) expect(r.code, r.stderr).toBe(0);
+    const csvs = readdirSync(join(dir, 'results')).filter((f) => f.endsWith('.csv') && !f.includes('summary'));
+    expect(new Set(csvs).size).toBe(3);
   });
 });

@@ -126,7 +126,7 @@ describe('aliased paths: exit 2, one line naming both, nothing written', () => {
 
   it('distinct files in one folder are fine', async () => {
     const dir = folder();
-    const r = await run(['config.json', '--out', 'a.csv', '--curves', 'a.curves.csv'], { cwd: dir });
+    const r = await run(['config.json', '--out', 'a.csv', '--curves', 'a.curves.csv', '--no-report'], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
     expect(readdirSync(dir).sort()).toEqual(['a.csv', 'a.csv.sweep.json', 'a.curves.csv', 'config.json']);
   });

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import AjvModule, { type ErrorObject } from 'ajv';
-import { parse as parseTolerant, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { parse as parseTolerant, printParseErrorCode, visit, type ParseError } from 'jsonc-parser';
 import { MAX_ARENA_BYTES } from '../arena.js';
 import { runBytes } from '../batch.js';
 import { ConfigError, closest, show, showKey } from '../errors.js';
@@ -166,8 +166,9 @@ const BOM = '\uFEFF';
 
 function parseJson(text: string, file: string): unknown {
   if (text.startsWith(BOM)) text = text.slice(BOM.length);
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     const errors: ParseError[] = [];
     parseTolerant(text, errors, { disallowComments: true, allowTrailingComma: false });
@@ -182,6 +183,33 @@ function parseJson(text: string, file: string): unknown {
       : 'empty file';
     throw new ConfigError(file, '', `is not valid JSON: ${what} at ${where}`);
   }
+  checkDepth(value, file); // before walking the text: deep nesting would exhaust the stack
+  checkDuplicateKeys(text, file);
+  return value;
+}
+
+/** Refuses a key given twice in one object: JSON.parse keeps the last silently, which
+ * is rarely what was meant. */
+function checkDuplicateKeys(text: string, file: string): void {
+  const open: Set<string>[] = [];
+  let duplicate: { field: string; line: number } | undefined;
+  visit(text, {
+    onObjectBegin: () => void open.push(new Set()),
+    onObjectEnd: () => void open.pop(),
+    onObjectProperty(property, _offset, _length, startLine, _char, pathSupplier) {
+      const keys = open[open.length - 1];
+      if (duplicate || !keys) return;
+      if (keys.has(property))
+        duplicate = { field: fieldName(['', ...pathSupplier(), property].map(String).join('/')), line: startLine + 1 };
+      keys.add(property);
+    },
+  });
+  if (duplicate)
+    throw new ConfigError(
+      file,
+      duplicate.field,
+      `is given twice (again at line ${duplicate.line}); JSON would keep the last silently: give it once`,
+    );
 }
 
 /** "/optimizers/1/lr/2" → "optimizers[1].lr[2]". */
@@ -423,7 +451,7 @@ function resolveProblem(raw: RawConfig, file: string, axes: readonly ProblemAxis
       throw new ConfigError(
         file,
         'problem',
-        `needs ${(bytes / 2 ** 30).toFixed(1)} GiB of memory per run, more than the ${(MAX_ARENA_BYTES / 2 ** 30) | 0} GiB a run's memory can hold, got ${show(raw.problem)}`,
+        `needs ${(bytes / 2 ** 30).toFixed(1)} GiB of memory per run, more than the ${(MAX_ARENA_BYTES / 2 ** 30).toFixed(1)} GiB a run's memory can hold, got ${show(raw.problem)}`,
       );
   }
   // Every variant must give the same columns: the CSV has one header.

@@ -471,8 +471,10 @@ function curveBands(
   }
   if (series.length === 0 && missing.length === 0) return undefined;
   const positive = points.filter((p) => p.min > 0);
-  const lo = Math.min(...positive.map((p) => p.min));
-  const hi = Math.max(...positive.map((p) => p.max));
+  // Not Math.min(...): a curve at every step of a long run has more points than a
+  // call can take arguments.
+  const lo = positive.reduce((m, p) => Math.min(m, p.min), Infinity);
+  const hi = positive.reduce((m, p) => Math.max(m, p.max), -Infinity);
   return { points, series, log: positive.length === points.length && points.length > 0 && hi / lo >= 100, missing };
 }
 
