@@ -4,11 +4,12 @@
  * (`ulimit -f`, `ulimit -v`), watched while it runs and signalled.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -128,4 +129,14 @@ export function copyPackage(dir: string): string {
   for (const built of ['src', 'workers'])
     cpSync(join(ROOT, 'dist', built), join(dir, 'dist', built), { recursive: true });
   return join(dir, 'dist', 'src', 'cli.js');
+}
+
+/** A temporary folder for a test file, removed after its tests, holding `configs` as
+ * `<name>.json`: gives its path. */
+export function scratch(prefix: string, configs: Record<string, object> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  for (const [name, config] of Object.entries(configs))
+    writeFileSync(join(dir, `${name}.json`), JSON.stringify(config));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }

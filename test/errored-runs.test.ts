@@ -10,12 +10,11 @@
  * SWEEP_TEST_HEALED exists (a failing batch is re-run one run at a time: only those
  * runs end in error, "worker died: …").
  */
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyPackage, oneLine, readManifest, run, stable } from './child.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { copyPackage, oneLine, readManifest, run, scratch, stable } from './child.js';
 
 /** The limit of the issue: 8 GB of address space, where V8's trap handler alone
  * wants 10 GiB for each WebAssembly memory. */
@@ -46,27 +45,20 @@ export default function failingTask(task) {
 export { ping };
 `;
 
-let tmp: string;
-let config: string;
-let reference: string;
-let referenceCurves: string;
+const tmp = scratch('sweep-errored-', { bowl: BOWL });
+const config = join(tmp, 'bowl.json');
+const reference = join(tmp, 'reference.csv');
+const referenceCurves = join(tmp, 'reference-curves.csv');
 let faultyCli: string;
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'sweep-errored-'));
-  config = join(tmp, 'bowl.json');
-  writeFileSync(config, JSON.stringify(BOWL));
   faultyCli = copyPackage(join(tmp, 'pkg'));
   const workers = join(tmp, 'pkg', 'dist', 'workers');
   renameSync(join(workers, 'sweep-worker.js'), join(workers, 'real-sweep-worker.js'));
   writeFileSync(join(workers, 'sweep-worker.js'), FAILING_WORKER);
-  reference = join(tmp, 'reference.csv');
-  referenceCurves = join(tmp, 'reference-curves.csv');
   const r = await run([config, '--out', reference, '--curves', referenceCurves, '--curve-every', '5']);
   expect(r.code, r.stderr).toBe(0);
 });
-
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const statuses = (csv: string): string[] =>
   (parse(readFileSync(csv, 'utf8'), { columns: true }) as { status: string }[]).map((r) => r.status);

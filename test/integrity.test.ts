@@ -6,13 +6,12 @@
  * run again), and refuses a CSV written by another engine version. Without a digest
  * (a manifest of format 2), rows must still be the plan's: no run beyond its last.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PrefixDigest, verify } from '../src/integrity.js';
-import { oneLine, readManifest, run, stable } from './child.js';
+import { oneLine, readManifest, run, scratch, stable } from './child.js';
 
 /** 48 runs: fewer lines than blocks, so a checksum per line. */
 const SMALL = {
@@ -26,25 +25,16 @@ const SMALL = {
 /** 6 × 5 × 50 = 1500 runs: more lines than blocks, so a checksum per 2 lines. */
 const LARGE = { ...SMALL, name: 'integrity-large', lr: [0.001, 0.01, 0.1, 0.5, 1], seeds: [...Array(50).keys()] };
 
-let tmp: string;
-let small: string;
-let large: string;
-let smallReference: string;
-let largeReference: string;
+const tmp = scratch('sweep-integrity-', { small: SMALL, large: LARGE });
+const small = join(tmp, 'small.json');
+const large = join(tmp, 'large.json');
+const smallReference = join(tmp, 'small.csv');
+const largeReference = join(tmp, 'large.csv');
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'sweep-integrity-'));
-  small = join(tmp, 'small.json');
-  large = join(tmp, 'large.json');
-  writeFileSync(small, JSON.stringify(SMALL));
-  writeFileSync(large, JSON.stringify(LARGE));
-  smallReference = join(tmp, 'small.csv');
-  largeReference = join(tmp, 'large.csv');
   const done = await Promise.all([run([small, '--out', smallReference]), run([large, '--out', largeReference])]);
   for (const r of done) expect(r.code, r.stderr).toBe(0);
 });
-
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 let n = 0;
 /** A copy of a reference CSV and its manifest, marked incomplete (as if interrupted)

@@ -4,28 +4,23 @@
  * not fit in the memory this process may use is refused before any thread starts,
  * saying how many workers would fit. The memory limit is made real with `ulimit -v`.
  */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { readdirSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { oneLine, run } from './child.js';
+import { describe, expect, it } from 'vitest';
+import { oneLine, run, scratch } from './child.js';
 
 /** A quadratic of 10⁸ parameters: 3.0 GiB a run (W, g and Adam's m and v). */
 const HUGE = { name: 'huge', problem: { name: 'quadratic', dim: 100_000_000 }, optimizers: ['adam'], steps: 1 };
 /** 3.8 GiB of address space. */
 const LIMITED = 'ulimit -v 4000000';
 
-let tmp: string;
-let huge: string;
-let larger: string;
-beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), 'sweep-limits-'));
-  huge = join(tmp, 'huge.json');
-  larger = join(tmp, 'larger.json');
-  writeFileSync(huge, JSON.stringify(HUGE));
-  writeFileSync(larger, JSON.stringify({ ...HUGE, problem: { name: 'quadratic', dim: 130_000_000 } }));
+const tmp = scratch('sweep-limits-', {
+  huge: HUGE,
+  larger: { ...HUGE, problem: { name: 'quadratic', dim: 130_000_000 } },
 });
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const huge = join(tmp, 'huge.json');
+const larger = join(tmp, 'larger.json');
 
 async function refused(args: string[], says: string[], limits?: string): Promise<void> {
   const out = join(tmp, 'out.csv');

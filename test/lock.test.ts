@@ -6,11 +6,11 @@
  * that is gone (killed, or a pid reused since) is recognised as stale and taken over.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { oneLine, readManifest, rowsIn, run, stable, start, waitFor, type Child } from './child.js';
+import { describe, expect, it } from 'vitest';
+import { oneLine, readManifest, rowsIn, run, scratch, stable, start, waitFor, type Child } from './child.js';
 
 /** 6 × 2 = 12 runs of 300 updates on 20 000 parameters, one per batch: a few
  * seconds on one thread. */
@@ -24,19 +24,9 @@ const SLOW = {
 };
 const SMALL = { name: 'lock-bowl', problem: { name: 'anisotropic-bowl' }, optimizers: ['sgd', 'adam'], steps: 10 };
 
-let tmp: string;
-let slow: string;
-let small: string;
-
-beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), 'sweep-lock-'));
-  slow = join(tmp, 'slow.json');
-  small = join(tmp, 'small.json');
-  writeFileSync(slow, JSON.stringify(SLOW));
-  writeFileSync(small, JSON.stringify(SMALL));
-});
-
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = scratch('sweep-lock-', { slow: SLOW, small: SMALL });
+const slow = join(tmp, 'slow.json');
+const small = join(tmp, 'small.json');
 
 /** Runs `body` while `child` is stopped (alive, holding its lock, writing nothing), so
  * that it is still at work whatever the machine's load. */

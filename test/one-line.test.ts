@@ -57,7 +57,7 @@ async function oneLineExit(args: string[], code: number, says: string[]): Promis
 }
 
 describe('bad input on the command line: exit 2, one line', () => {
-  it.each([
+  it.concurrent.each([
     ['--out with no value', ['--out'], ['--out needs a value']],
     ['--out given twice', ['--out', 'a.csv', '--out', 'b.csv'], ['--out is given 2 times', 'give it once']],
     ['--curves given empty', ['--out', 'x.csv', '--curves', ''], ["--curves needs a file name, got ''"]],
@@ -95,7 +95,7 @@ describe('bad input on the command line: exit 2, one line', () => {
     await oneLineExit([deep, '--out', join(folder(), 'x.csv')], 2, ['lr[0]', 'more than 32 deep']);
   });
 
-  it.each([
+  it.concurrent.each([
     ['null', 'not a sweep manifest'],
     ['{}', 'not a sweep manifest'],
     ['{"format": 3, "fingerprint": "x", "config": null}', 'different config'],

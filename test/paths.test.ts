@@ -112,7 +112,7 @@ const CASES: Case[] = [
 ];
 
 describe('aliased paths: exit 2, one line naming both, nothing written', () => {
-  it.each(CASES)('$why', async ({ args, says }) => {
+  it.concurrent.each(CASES)('$why', async ({ args, says }) => {
     const dir = folder();
     const rest = args(dir);
     const before = snapshot(dir);

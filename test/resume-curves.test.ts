@@ -7,11 +7,10 @@
  * a deleted or cut curves file, another --curve-every.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, oneLine, readManifest, rowsIn, run, stable, start, waitFor, type Exit } from './child.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CLI, oneLine, readManifest, rowsIn, run, scratch, stable, start, waitFor, type Exit } from './child.js';
 
 /** 54 runs of 150 updates on 20 000 parameters, one per batch: a second or two. */
 const BIG = {
@@ -24,26 +23,19 @@ const BIG = {
 };
 const EVERY = '10';
 
-let tmp: string;
+const tmp = scratch('sweep-resume-curves-');
 /** A folder whose name needs quoting in a shell. */
-let dir: string;
-let config: string;
-let reference: string;
-let referenceCurves: string;
+const dir = join(tmp, "it's a folder");
+const config = join(dir, 'my config.json');
+const reference = join(tmp, 'reference.csv');
+const referenceCurves = join(tmp, 'reference-curves.csv');
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'sweep-resume-curves-'));
-  dir = join(tmp, "it's a folder");
   mkdirSync(dir);
-  config = join(dir, 'my config.json');
   writeFileSync(config, JSON.stringify(BIG));
-  reference = join(tmp, 'reference.csv');
-  referenceCurves = join(tmp, 'reference-curves.csv');
   const r = await run([config, '--out', reference, '--curves', referenceCurves, '--curve-every', EVERY]);
   expect(r.code, r.stderr).toBe(0);
 });
-
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Runs a printed `npm run sweep -- …` line in bash, as a user pasting it would (npm
  * stands for the built CLI, which is what `npm run sweep --` runs). */

@@ -5,11 +5,10 @@
  * exits 143 (130, 129). A sweep whose runs all ended within the grace period had
  * nothing left to do: exit 0, complete. Real processes, real signals.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readManifest, rowsIn, sleep, start, waitFor, type StartOptions } from './child.js';
+import { describe, expect, it } from 'vitest';
+import { readManifest, rowsIn, scratch, sleep, start, waitFor, type StartOptions } from './child.js';
 
 /** What the CLI gives the runs in progress (src/cli.ts GRACE_MS). */
 const GRACE_S = 5;
@@ -28,19 +27,9 @@ const LONG = {
 /** Two runs of about a second each: they end within the grace period. */
 const SHORT = { ...LONG, name: 'short', steps: 3000 };
 
-let tmp: string;
-let long: string;
-let short: string;
-
-beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), 'sweep-shutdown-'));
-  long = join(tmp, 'long.json');
-  short = join(tmp, 'short.json');
-  writeFileSync(long, JSON.stringify(LONG));
-  writeFileSync(short, JSON.stringify(SHORT));
-});
-
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = scratch('sweep-shutdown-', { long: LONG, short: SHORT });
+const long = join(tmp, 'long.json');
+const short = join(tmp, 'short.json');
 
 /** Starts a sweep, signals it once its runs are under way, and times the exit. */
 async function signalled(config: string, label: string, signal: NodeJS.Signals, options?: StartOptions) {
