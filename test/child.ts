@@ -13,6 +13,27 @@ import { afterAll, expect } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+/** 6 optimizers × 3 learning rates × 3 seeds = 54 runs of 150 updates on 20 000
+ * parameters: a second or two in all, one run per batch (the batch size follows the
+ * cost); lr 1 diverges for sgd, momentum and nesterov, so some rows are `diverged`. */
+export const QUADRATIC_54 = {
+  name: 'resume-quadratic',
+  problem: { name: 'quadratic', dim: 20000, condition: 100 },
+  optimizers: ['sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'],
+  lr: [0.01, 0.1, 1],
+  seeds: [0, 1, 2],
+  steps: 150,
+};
+/** A sweep that takes no time: 6 × 4 × 2 = 48 runs on the bowl. */
+export const BOWL_48 = {
+  name: 'resume-bowl',
+  problem: { name: 'anisotropic-bowl' },
+  optimizers: ['sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'],
+  lr: [0.001, 0.01, 0.1, 1],
+  seeds: [0, 1],
+  steps: 30,
+};
+
 /** Generous: only a stuck child reaches it. */
 const DEADLINE_MS = 60_000;
 const POLL_MS = 10;

@@ -11,17 +11,10 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PrefixDigest, verify } from '../src/integrity.js';
-import { oneLine, readManifest, run, scratch, stable } from './child.js';
+import { BOWL_48, oneLine, readManifest, run, scratch, stable } from './child.js';
 
 /** 48 runs: fewer lines than blocks, so a checksum per line. */
-const SMALL = {
-  name: 'integrity-bowl',
-  problem: { name: 'anisotropic-bowl' },
-  optimizers: ['sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'],
-  lr: [0.001, 0.01, 0.1, 1],
-  seeds: [0, 1],
-  steps: 30,
-};
+const SMALL = { ...BOWL_48, name: 'integrity-bowl' };
 /** 6 × 5 × 50 = 1500 runs: more lines than blocks, so a checksum per 2 lines. */
 const LARGE = { ...SMALL, name: 'integrity-large', lr: [0.001, 0.01, 0.1, 0.5, 1], seeds: [...Array(50).keys()] };
 

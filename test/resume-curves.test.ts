@@ -10,17 +10,22 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, oneLine, readManifest, rowsIn, run, scratch, stable, start, waitFor, type Exit } from './child.js';
+import {
+  CLI,
+  QUADRATIC_54,
+  oneLine,
+  readManifest,
+  rowsIn,
+  run,
+  scratch,
+  stable,
+  start,
+  waitFor,
+  type Exit,
+} from './child.js';
 
-/** 54 runs of 150 updates on 20 000 parameters, one per batch: a second or two. */
-const BIG = {
-  name: 'resume-curves',
-  problem: { name: 'quadratic', dim: 20000, condition: 100 },
-  optimizers: ['sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'],
-  lr: [0.01, 0.1, 1],
-  seeds: [0, 1, 2],
-  steps: 150,
-};
+/** 54 runs, one per batch: a second or two. */
+const BIG = { ...QUADRATIC_54, name: 'resume-curves' };
 const EVERY = '10';
 
 const tmp = scratch('sweep-resume-curves-');

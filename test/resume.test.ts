@@ -14,29 +14,23 @@ import { parseConfig } from '../src/config/load.js';
 import { UsageError } from '../src/errors.js';
 import { CurvesFile } from '../src/output.js';
 import { readCurves, readSweep } from '../src/read.js';
-import { oneLine, readManifest, rowsIn, run, stable, start, waitFor, type Exit } from './child.js';
+import {
+  BOWL_48,
+  QUADRATIC_54,
+  oneLine,
+  readManifest,
+  rowsIn,
+  run,
+  stable,
+  start,
+  waitFor,
+  type Exit,
+} from './child.js';
 
-/** 6 optimizers × 3 learning rates × 3 seeds = 54 runs of 150 updates on 20 000
- * parameters: a second or two in all, one run per batch (the batch size follows the
- * cost); lr 1 diverges for sgd, momentum and nesterov, so some rows are `diverged`. */
-const BIG = {
-  name: 'resume-quadratic',
-  problem: { name: 'quadratic', dim: 20000, condition: 100 },
-  optimizers: ['sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'],
-  lr: [0.01, 0.1, 1],
-  seeds: [0, 1, 2],
-  steps: 150,
-};
+const BIG = QUADRATIC_54;
 const BIG_RUNS = 54;
-/** A sweep that takes no time, for the file-state cases: 6 × 4 × 2 = 48 runs. */
-const SMALL = {
-  name: 'resume-bowl',
-  problem: { name: 'anisotropic-bowl' },
-  optimizers: ['sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'],
-  lr: [0.001, 0.01, 0.1, 1],
-  seeds: [0, 1],
-  steps: 30,
-};
+/** For the file-state cases. */
+const SMALL = BOWL_48;
 const SMALL_RUNS = 48;
 
 /** What the file holds up to its last line end: a torn last line is not data yet. */
