@@ -26,14 +26,14 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Arena } from '../src/arena.js';
 import { runBytes } from '../src/batch.js';
-import { OPTIMIZERS, defaultHyper } from '../src/optimizers/index.js';
+import { OPTIMIZERS, defaultHyper, type Params } from '../src/optimizers/index.js';
 import { ROOT } from '../src/paths.js';
 import { createMnistMlp, layerSizes, mnistMlp, networkShape } from '../src/problems/mnist-mlp.js';
 import { IMAGE_SIZE, loadMnist } from '../src/problems/mnist/data.js';
 import { Mlp, denseProducts } from '../src/problems/mnist/network.js';
 import { ReferenceMlp } from '../src/problems/mnist/reference.js';
 import { rng } from '../src/rng.js';
-import { maxMemoryNeeded, workspace } from '../src/run.js';
+import { Workspaces } from '../src/run.js';
 import { SWEEP_OPTIMIZERS, SWEEP_SEEDS, type DriverResult } from './mnist-sweep-driver.js';
 
 /** Untimed iterations before each timed stretch (JIT, caches, Adam's first steps). */
@@ -95,7 +95,7 @@ async function iterationSection(say: Say, dir: string): Promise<void> {
   // problem. In float32 too: the same seed, so the same start and minibatches.
   const asWorker = (o: typeof options) => {
     const arena = Arena.create(runBytes({ name: mnistMlp.name, options: o }));
-    const ws = workspace(arena.f64(maxMemoryNeeded(dim)), dim, 'adam', arena.memory);
+    const ws = new Workspaces(mnistMlp, [o], arena).for('adam', o);
     const problem = createMnistMlp(o, { seed: 0, rng: (label) => rng(0, label), data, arena });
     const trainer: Trainer = {
       reset() {
@@ -115,7 +115,7 @@ async function iterationSection(say: Say, dir: string): Promise<void> {
 
   // The batches and the start, for the other implementations and for NumPy.
   engine.reset();
-  const W0 = ws.W.slice();
+  const W0 = Float64Array.from(ws.W);
   const batches = new Int32Array((WARMUP + ITERATIONS) * batch);
   for (let s = 0; s < WARMUP + ITERATIONS; s++) {
     engine.step(s);
@@ -131,10 +131,10 @@ async function iterationSection(say: Say, dir: string): Promise<void> {
 
   /** A network fed the recorded batches, updated by `update` on its own W, g. */
   const replaying = (
-    net: { setRow: Mlp['setRow']; lossAndGrad(W: Float64Array, g: Float64Array, rows: number): number },
-    W: Float64Array,
-    g: Float64Array,
-    update: (W: Float64Array, g: Float64Array) => void,
+    net: { setRow: Mlp['setRow']; lossAndGrad(W: Params, g: Params, rows: number): number },
+    W: Params,
+    g: Params,
+    update: (W: Params, g: Params) => void,
     reset: () => void,
   ): Trainer => ({
     reset() {
@@ -154,7 +154,7 @@ async function iterationSection(say: Say, dir: string): Promise<void> {
   // The kernels, every product dense.
   const shape = networkShape(options);
   const denseArena = Arena.create(runBytes({ name: mnistMlp.name, options }));
-  const denseWs = workspace(denseArena.f64(maxMemoryNeeded(dim)), dim, 'adam', denseArena.memory);
+  const denseWs = new Workspaces(mnistMlp, [options], denseArena).for('adam', options);
   const denseNet = new Mlp({ ...shape, products: denseProducts(sizes.length - 1) }, options.activation, denseArena);
   const dense = replaying(
     denseNet,

@@ -37,13 +37,15 @@ LDFLAGS=(-Wl,--no-entry -Wl,--import-memory -Wl,--shared-memory
   "-Wl,--max-memory=$WASM32_MAX_MEMORY" -Wl,--stack-first "-Wl,-z,stack-size=$STACK_BYTES"
   -Wl,--export=__heap_base -Wl,--strip-debug)
 
-OPTIM_EXPORTS=(sgd momentum nesterov adagrad rmsprop adam)
+OPTIM_EXPORTS=()
+for kernel in sgd momentum nesterov adagrad rmsprop adam; do
+  OPTIM_EXPORTS+=("${kernel}_f32" "${kernel}_f64")
+done
 GEMM_EXPORTS=()
 for kernel in gemm_nn gemm_tn gemm_nt gemm_nn_sparse gemm_tn_sparse bias_relu bias_add relu_backward col_sums transpose \
   batch_norm_train batch_norm_test batch_norm_backward dropout scale; do
   GEMM_EXPORTS+=("${kernel}_f32" "${kernel}_f64")
 done
-GEMM_EXPORTS+=(demote promote)
 
 build() { # out.wasm source.c export...
   local out=$1 src=$2

@@ -18,7 +18,6 @@
  *                                    per column over the M rows (see gemm_impl.h)
  *   dropout(n, Y, state, threshold)  Y_i ← Y_i · [sfc32 draw > threshold]  (see gemm_impl.h)
  *   scale(n, s, Y)                   Y_i ← s · Y_i
- *   demote(n, src, dst), promote(n, src, dst)   float64 → float32 and back (no suffix)
  *
  * An affine layer Y = X·W + b is gemm_nn then bias_relu/bias_add; its backward pass is
  * dW = Xᵀ·dY (gemm_tn), db = col_sums(dY), dX = dY·Wᵀ (gemm_nt). The _sparse products
@@ -188,28 +187,3 @@ static inline void transpose2_f64(v128_t *r) {
 #undef LANES
 #undef SFX
 
-/* ---- between the precisions ---- */
-
-/* demote(n, src, dst): dst[i] ← (float)src[i], rounded to nearest (±Inf beyond the
- * float range, NaN stays NaN). promote(n, src, dst): dst[i] ← (double)src[i], exact.
- * A float32 network keeps float64 parameters and gradient outside (the run loop's),
- * and its own float32 copies inside. */
-void demote(size n, const double *src, float *dst) {
-  size i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const v128_t lo = wasm_f32x4_demote_f64x2_zero(wasm_v128_load(src + i));
-    const v128_t hi = wasm_f32x4_demote_f64x2_zero(wasm_v128_load(src + i + 2));
-    wasm_v128_store(dst + i, wasm_i64x2_shuffle(lo, hi, 0, 2));
-  }
-  for (; i < n; i++) dst[i] = (float)src[i];
-}
-
-void promote(size n, const float *src, double *dst) {
-  size i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const v128_t x = wasm_v128_load(src + i);
-    wasm_v128_store(dst + i, wasm_f64x2_promote_low_f32x4(x));
-    wasm_v128_store(dst + i + 2, wasm_f64x2_promote_low_f32x4(wasm_i64x2_shuffle(x, x, 1, 0)));
-  }
-  for (; i < n; i++) dst[i] = (double)src[i];
-}

@@ -8,17 +8,9 @@ import { problemDef } from './problems/index.js';
 import { checkVersion, type BatchRequest } from './protocol.js';
 import { ResultsBuilder, type ResultBatch } from './results.js';
 import { rng } from './rng.js';
-import { Arena, arenaBytes } from './arena.js';
+import { Arena } from './arena.js';
 import type { KernelMemory } from './kernels/index.js';
-import {
-  maxMemoryNeeded,
-  runOne,
-  workspace,
-  type CurveSink,
-  type LiveSink,
-  type RunResult,
-  type Workspace,
-} from './run.js';
+import { Workspaces, runOne, type CurveSink, type LiveSink, type RunResult } from './run.js';
 import type { Problem } from './problems/index.js';
 import { RowBuffer, RowEncoder, columnsOf, curveColumns } from './csv.js';
 
@@ -34,8 +26,8 @@ export interface BatchLive extends LiveSink {
  * the most state) and the problem's scratch; with problem axes, the largest variant's. */
 export function runBytes(problem: { name: string; options: object; variants?: readonly object[] }): number {
   const def = problemDef(problem);
-  const bytes = (options: object) => arenaBytes(maxMemoryNeeded(def.dim(options))) + (def.scratchBytes?.(options) ?? 0);
-  return Math.max(...(problem.variants ?? [problem.options]).map(bytes));
+  const variants = problem.variants ?? [problem.options];
+  return Workspaces.bytes(def, variants) + Math.max(...variants.map((o) => def.scratchBytes?.(o) ?? 0));
 }
 
 /** Runs the batch on `memory` (at least `runBytes` usable bytes); `data` is what
@@ -64,9 +56,8 @@ export function runBatch(request: BatchRequest, data: unknown, memory: KernelMem
   // block is sized for the largest variant, instances are kept per variant and seed.
   const variants = plan.problem.variants ?? [options];
   const arena = new Arena(memory);
-  const block = arena.f64(Math.max(...variants.map((o) => maxMemoryNeeded(def.dim(o)))));
+  const workspaces = new Workspaces(def, variants, arena);
   const scratch = arena.mark();
-  const workspaces = new Map<string, Workspace>();
   // Problem instances, reused while their seed recurs. One that takes scratch from
   // the arena is the only one alive (a new instance takes the scratch over); one
   // that takes none is kept for every seed of the batch (seeds vary fastest).
@@ -92,10 +83,7 @@ export function runBatch(request: BatchRequest, data: unknown, memory: KernelMem
     const started = performance.now();
     let r: RunResult;
     try {
-      const dim = def.dim(spec.problem);
-      const key = plan.problem.variants ? `${spec.optimizer} ${dim}` : spec.optimizer;
-      let ws = workspaces.get(key);
-      if (!ws) workspaces.set(key, (ws = workspace(block, dim, spec.optimizer, memory)));
+      const ws = workspaces.for(spec.optimizer, spec.problem);
       r = runOne(spec, problemFor(spec.seed, spec.problem), ws, live, curve);
     } catch (e) {
       const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);

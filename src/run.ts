@@ -2,10 +2,18 @@
  * One run, start to finish, on memory the caller provides: no threads here, so a
  * test can drive it directly. The worker calls it with views of shared memory.
  */
+import { arenaBytes, type Arena } from './arena.js';
 import type { RunSpec } from './grid.js';
-import { optimizerKernel, type KernelMemory } from './kernels/index.js';
-import { OPTIMIZERS, type OptState, type Optimizer, type OptimizerName } from './optimizers/index.js';
-import type { Problem, Span } from './problems/index.js';
+import { optimizerKernel, type KernelMemory, type Precision } from './kernels/index.js';
+import {
+  OPTIMIZERS,
+  OPTIMIZER_NAMES,
+  type OptState,
+  type Optimizer,
+  type OptimizerName,
+  type Params,
+} from './optimizers/index.js';
+import type { Problem, ProblemDef, Span } from './problems/index.js';
 import type { RunStatus } from './results.js';
 
 /** A run's outcome as the run loop gives it (the batch turns it into a record). */
@@ -33,65 +41,121 @@ export interface LiveSink {
  * last step (the final or the diverging one). */
 export interface CurveSink {
   readonly every: number;
-  point(step: number, loss: number, W: Float64Array): void;
+  point(step: number, loss: number, W: Params): void;
 }
 
 /** The views a run works in: parameters, gradient and optimizer state, carved from
  * one block of memory (in a worker, shared memory). Reused by consecutive runs. */
 export interface Workspace {
   readonly optimizer: OptimizerName;
-  readonly W: Float64Array;
-  readonly g: Float64Array;
+  /** Float64Arrays, or Float32Arrays in float32. */
+  readonly precision: Precision;
+  readonly W: Params;
+  readonly g: Params;
   readonly state: OptState;
-  /** The optimizer's update: the JS loop, or its bit-identical SIMD kernel. */
+  /** The optimizer's update: the JS loop, or its SIMD kernel (bit-identical in
+   * float64; in float32 the only one). */
   readonly update: Optimizer['update'];
 }
 
-/** From this many parameters on, the SIMD kernel beats the JS loop (a kernel call
- * has a fixed cost of checks and a boundary crossing). */
+/** From this many parameters on, the float64 SIMD kernel beats the JS loop (a kernel
+ * call has a fixed cost of checks and a boundary crossing). */
 export const KERNEL_MIN_DIM = 1024;
 
-/** Carves a workspace for `optimizer` on a `dim`-parameter problem out of `memory`.
- * When `memory` is a view of `kernels` (a run's arena), large updates run there. */
+/** Elements from one array of a workspace to the next: float64 arrays packed (as
+ * they always were), float32 ones on 64-byte boundaries (whole f32x4 vectors, a
+ * cache line). */
+const stride = (dim: number, precision: Precision): number => (precision === 'f64' ? dim : Math.ceil(dim / 16) * 16);
+
+/** Carves a workspace for `optimizer` on a `dim`-parameter problem out of `memory`
+ * (float64 slots, viewed as float32 in float32). When `memory` is a view of `kernels`
+ * (a run's arena), large float64 updates and every float32 update run there; a
+ * float32 workspace needs `kernels`. */
 export function workspace(
   memory: Float64Array,
   dim: number,
   optimizer: OptimizerName,
   kernels?: KernelMemory,
+  precision: Precision = 'f64',
 ): Workspace {
-  const slots = memoryNeeded(dim, optimizer);
+  const slots = memoryNeeded(dim, optimizer, precision);
   if (memory.length < slots)
     throw new RangeError(`a ${dim}-parameter ${optimizer} run needs ${slots} float64 slots, got ${memory.length}`);
+  if (precision === 'f32' && !kernels)
+    throw new RangeError("a float32 workspace needs the kernels' memory: its updates run on the float32 kernels");
+  const step = stride(dim, precision);
+  const view =
+    precision === 'f64'
+      ? (k: number): Params => memory.subarray(k * step, k * step + dim)
+      : (k: number): Params => new Float32Array(memory.buffer, memory.byteOffset + 4 * k * step, dim);
   return {
     optimizer,
-    W: memory.subarray(0, dim),
-    g: memory.subarray(dim, 2 * dim),
-    state: {
-      arrays: OPTIMIZERS[optimizer].state.map((_, k) => memory.subarray((2 + k) * dim, (3 + k) * dim)),
-      count: 0,
-    },
-    update: kernels && dim >= KERNEL_MIN_DIM ? optimizerKernel(optimizer, kernels) : OPTIMIZERS[optimizer].update,
+    precision,
+    W: view(0),
+    g: view(1),
+    state: { arrays: OPTIMIZERS[optimizer].state.map((_, k) => view(2 + k)), count: 0 },
+    update:
+      kernels && (precision === 'f32' || dim >= KERNEL_MIN_DIM)
+        ? optimizerKernel(optimizer, kernels, precision)
+        : OPTIMIZERS[optimizer].update,
   };
 }
 
-/** Float64 slots a run needs: W, g, and each optimizer state array, `dim` each. */
-export function memoryNeeded(dim: number, optimizer: OptimizerName): number {
-  return dim * (2 + OPTIMIZERS[optimizer].state.length);
+/** Float64 slots a run needs: W, g, and each optimizer state array, `dim` each (of
+ * `precision`, float32 ones aligned). */
+export function memoryNeeded(dim: number, optimizer: OptimizerName, precision: Precision = 'f64'): number {
+  const elements = stride(dim, precision) * (2 + OPTIMIZERS[optimizer].state.length);
+  return precision === 'f64' ? elements : Math.ceil(elements / 2);
 }
 
 /** The largest `memoryNeeded` over every optimizer. */
-export function maxMemoryNeeded(dim: number): number {
-  return dim * (2 + Math.max(...Object.values(OPTIMIZERS).map((o) => o.state.length)));
+export function maxMemoryNeeded(dim: number, precision: Precision = 'f64'): number {
+  return Math.max(...OPTIMIZER_NAMES.map((o) => memoryNeeded(dim, o, precision)));
+}
+
+/** A problem family's runs, as a worker keeps them: the workspace block sized for the
+ * largest of its `variants` (a plan's problem options, one per problem axis value),
+ * and a workspace per variant and optimizer, made on first use. */
+export class Workspaces {
+  private readonly block: Float64Array;
+  /** Per variant (the options object itself: a plan's runs share their variant's),
+   * per optimizer. */
+  private readonly made = new Map<object, Map<OptimizerName, Workspace>>();
+
+  /** Float64 slots of the block for these variants. */
+  static slots(def: ProblemDef, variants: readonly object[]): number {
+    return Math.max(...variants.map((o) => maxMemoryNeeded(def.dim(o), def.precision?.(o))));
+  }
+
+  /** Arena bytes of the block for these variants. */
+  static bytes(def: ProblemDef, variants: readonly object[]): number {
+    return arenaBytes(Workspaces.slots(def, variants));
+  }
+
+  /** Takes the block from `arena` (before the problems' scratch). */
+  constructor(
+    private readonly def: ProblemDef,
+    variants: readonly object[],
+    private readonly arena: Arena,
+  ) {
+    this.block = arena.f64(Workspaces.slots(def, variants));
+  }
+
+  /** The workspace of a run of `optimizer` on the problem of `options`. */
+  for(optimizer: OptimizerName, options: object): Workspace {
+    let made = this.made.get(options);
+    if (!made) this.made.set(options, (made = new Map()));
+    let ws = made.get(optimizer);
+    if (!ws) {
+      const precision = this.def.precision?.(options) ?? 'f64';
+      made.set(optimizer, (ws = workspace(this.block, this.def.dim(options), optimizer, this.arena.memory, precision)));
+    }
+    return ws;
+  }
 }
 
 /** The loss with L2 weight decay: f + ½·λ·Σ W² over `spans`, and g += λ·W there. */
-function addWeightDecay(
-  loss: number,
-  W: Float64Array,
-  g: Float64Array,
-  spans: readonly Span[],
-  lambda: number,
-): number {
+function addWeightDecay(loss: number, W: Params, g: Params, spans: readonly Span[], lambda: number): number {
   let sum = 0;
   for (const [start, end] of spans) {
     for (let i = start; i < end; i++) {

@@ -50,7 +50,7 @@ export function spec(
 export function runHere(s: RunSpec, problem: Problem): { result: RunResult; W: Float64Array } {
   const ws = workspace(new Float64Array(maxMemoryNeeded(problem.dim)), problem.dim, s.optimizer);
   const result = runOne(s, problem, ws);
-  return { result, W: ws.W.slice() };
+  return { result, W: Float64Array.from(ws.W) };
 }
 
 export type { Plan };

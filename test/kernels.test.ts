@@ -19,7 +19,16 @@ import {
   type KernelMemory,
   type Precision,
 } from '../src/kernels/index.js';
-import { OPTIMIZERS, OPTIMIZER_NAMES, defaultHyper, type Hyper, type OptState } from '../src/optimizers/index.js';
+import { adamStepSize } from '../src/optimizers/adam.js';
+import {
+  OPTIMIZERS,
+  OPTIMIZER_NAMES,
+  defaultHyper,
+  type Hyper,
+  type OptState,
+  type OptimizerName,
+  type Params,
+} from '../src/optimizers/index.js';
 import { ROOT } from '../src/paths.js';
 import { rng, streamState, type Rng } from '../src/rng.js';
 
@@ -49,7 +58,7 @@ function arena(memory: KernelMemory) {
 }
 
 /** Index of the first element that differs (Object.is: so 0 ≠ −0, NaN = NaN), −1 if none. */
-function firstBitDifference(a: Float64Array, b: Float64Array): number {
+function firstBitDifference(a: Params, b: Params): number {
   if (a.length !== b.length) return Math.min(a.length, b.length);
   for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
   return -1;
@@ -132,6 +141,156 @@ describe('optimizer kernels equal the JS optimizers bit for bit', () => {
       expect(W, name).toEqual(WJs);
       expect(s.arrays, name).toEqual(sJs.arrays);
     }
+  });
+});
+
+/** The JS optimizers in float32: each operation of the float64 loop rounded to float32
+ * (Math.fround; rounding a float64 result of float32 operands gives the float32
+ * operation's result for + − × ÷ √), the scalars derived in float64 and rounded once,
+ * as they cross into the float32 kernel. The state's `count` as the kernels keep it. */
+const f = Math.fround;
+const REFERENCE32: Record<OptimizerName, (W: Float32Array, g: Float32Array, s: OptState, h: Hyper) => void> = {
+  sgd(W, g, s, { lr }) {
+    const lr32 = f(lr);
+    for (let i = 0; i < W.length; i++) W[i] = f(W[i] - f(lr32 * g[i]));
+    s.count++;
+  },
+  momentum(W, g, s, { lr, momentum }) {
+    const [v] = s.arrays;
+    const [lr32, alpha] = [f(lr), f(momentum)];
+    for (let i = 0; i < W.length; i++) {
+      const vi = f(f(alpha * v[i]) - f(lr32 * g[i]));
+      v[i] = vi;
+      W[i] = f(W[i] + vi);
+    }
+    s.count++;
+  },
+  nesterov(W, g, s, { lr, momentum }) {
+    const [v] = s.arrays;
+    const [lr32, alpha, a2, c] = [f(lr), f(momentum), f(momentum * momentum), f((1 + momentum) * lr)];
+    for (let i = 0; i < W.length; i++) {
+      const vi = v[i];
+      W[i] = f(W[i] + f(f(a2 * vi) - f(c * g[i])));
+      v[i] = f(f(alpha * vi) - f(lr32 * g[i]));
+    }
+    s.count++;
+  },
+  adagrad(W, g, s, { lr, eps }) {
+    const [h] = s.arrays;
+    const [lr32, eps32] = [f(lr), f(eps)];
+    for (let i = 0; i < W.length; i++) {
+      const hi = f(h[i] + f(g[i] * g[i]));
+      h[i] = hi;
+      W[i] = f(W[i] - f(f(lr32 * g[i]) / f(f(Math.sqrt(hi)) + eps32)));
+    }
+    s.count++;
+  },
+  rmsprop(W, g, s, { lr, rho, eps }) {
+    const [h] = s.arrays;
+    const [lr32, rho32, omr, eps32] = [f(lr), f(rho), f(1 - rho), f(eps)];
+    for (let i = 0; i < W.length; i++) {
+      const hi = f(f(rho32 * h[i]) + f(f(omr * g[i]) * g[i]));
+      h[i] = hi;
+      W[i] = f(W[i] - f(f(lr32 * g[i]) / f(f(Math.sqrt(hi)) + eps32)));
+    }
+    s.count++;
+  },
+  adam(W, g, s, { lr, beta1, beta2, eps }) {
+    const [m, v] = s.arrays;
+    const t = ++s.count;
+    const [lrT, a, b, eps32] = [f(adamStepSize(lr, beta1, beta2, t)), f(1 - beta1), f(1 - beta2), f(eps)];
+    for (let i = 0; i < W.length; i++) {
+      const gi = g[i];
+      const mi = f(m[i] + f(a * f(gi - m[i])));
+      const vi = f(v[i] + f(b * f(f(gi * gi) - v[i])));
+      m[i] = mi;
+      v[i] = vi;
+      W[i] = f(W[i] - f(f(lrT * mi) / f(f(Math.sqrt(vi)) + eps32)));
+    }
+  },
+};
+
+describe('float32 optimizer kernels (f32x4) equal the JS loops rounded to float32 at every operation', () => {
+  const memory = createSharedMemory(1 << 20, GROWABLE);
+  const heap = arena(memory);
+  for (const name of OPTIMIZER_NAMES) {
+    it.each(LENGTHS)(`${name}, length %i, ${STEPS} steps`, (n) => {
+      const r = rng(n, `kernel32-${name}`);
+      const update = optimizerKernel(name, memory, 'f32');
+      const reference = REFERENCE32[name];
+      const stateNames = OPTIMIZERS[name].state;
+      for (const [which, h] of hypers(name, r).entries()) {
+        heap.reset();
+        const skew = 4 * ((n + which) % 4); // every alignment of a float32 in a vector
+        const W = heap.f32(n, skew);
+        for (let i = 0; i < n; i++) W[i] = r.normal();
+        const sKernel: OptState = { arrays: stateNames.map((_, i) => heap.f32(n, 4 * (i % 4)).fill(0)), count: 0 };
+        const sJs: OptState = { arrays: stateNames.map(() => new Float32Array(n)), count: 0 };
+        const WJs = W.slice();
+        const g = heap.f32(n, 12 - skew);
+        for (let t = 0; t < STEPS; t++) {
+          g.set(gradient(r, n));
+          update(W, g, sKernel, h);
+          reference(WJs, g.slice(), sJs, h);
+          expect(sKernel.count).toBe(sJs.count);
+          expect(firstBitDifference(W, WJs), `W after step ${t + 1}`).toBe(-1);
+          for (const [i, stateName] of stateNames.entries())
+            expect(firstBitDifference(sKernel.arrays[i], sJs.arrays[i]), `${stateName} after step ${t + 1}`).toBe(-1);
+        }
+      }
+    });
+  }
+
+  it('stay within float32 rounding of the float64 update over one step', () => {
+    const n = 1000;
+    for (const name of OPTIMIZER_NAMES) {
+      heap.reset();
+      const r = rng(7, `kernel32-vs-64-${name}`);
+      const W = heap.f32(n);
+      for (let i = 0; i < n; i++) W[i] = r.normal();
+      const g = heap.f32(n);
+      for (let i = 0; i < n; i++) g[i] = r.normal() * 0.1;
+      const W64 = Float64Array.from(W);
+      const s32: OptState = { arrays: OPTIMIZERS[name].state.map(() => heap.f32(n).fill(0)), count: 0 };
+      const s64: OptState = { arrays: OPTIMIZERS[name].state.map(() => new Float64Array(n)), count: 0 };
+      optimizerKernel(name, memory, 'f32')(W, g, s32, defaultHyper(name));
+      OPTIMIZERS[name].update(W64, Float64Array.from(g), s64, defaultHyper(name));
+      for (let i = 0; i < n; i++)
+        expect(Math.abs(W[i] - W64[i]), `${name} W[${i}]`).toBeLessThan(1e-6 * (1 + Math.abs(W64[i])));
+    }
+  });
+
+  it('carry NaN and ±Infinity as the float32 loops do', () => {
+    const special = [NaN, Infinity, -Infinity, 0, -0, 3e38, -3e38, 1e-45, 1];
+    const n = special.length;
+    for (const name of OPTIMIZER_NAMES) {
+      heap.reset();
+      const W = heap.f32(n);
+      const g = heap.f32(n);
+      W.set(special);
+      g.set([...special].reverse());
+      const s: OptState = { arrays: OPTIMIZERS[name].state.map(() => heap.f32(n).fill(0)), count: 0 };
+      const WJs = W.slice();
+      const sJs: OptState = { arrays: OPTIMIZERS[name].state.map(() => new Float32Array(n)), count: 0 };
+      for (let t = 0; t < 2; t++) {
+        optimizerKernel(name, memory, 'f32')(W, g, s, defaultHyper(name));
+        REFERENCE32[name](WJs, g.slice(), sJs, defaultHyper(name));
+      }
+      expect(firstBitDifference(W, WJs), name).toBe(-1);
+      for (const [i, a] of s.arrays.entries()) expect(firstBitDifference(a, sJs.arrays[i]), name).toBe(-1);
+    }
+  });
+
+  it('take arrays of their precision only, naming the one that is not', () => {
+    heap.reset();
+    const state = { arrays: [heap.f32(4), heap.f32(4)], count: 0 };
+    expect(() => optimizerKernel('adam', memory, 'f32')(heap.f64(4), heap.f32(4), state, defaultHyper('adam'))).toThrow(
+      /W must be a Float32Array/,
+    );
+    expect(() =>
+      optimizerKernel('sgd', memory)(heap.f32(4), heap.f32(4), { arrays: [], count: 0 }, defaultHyper('sgd')),
+    ).toThrow(/W must be a Float64Array/);
+    expect(() => optimizerKernel('sgd', memory, 'f16' as 'f32')).toThrow(/precision must be 'f32' or 'f64', got f16/);
   });
 });
 
@@ -595,24 +754,6 @@ describe.each(['f32', 'f64'] as const)('%s dense kernels', (precision) => {
       expect([...Y.subarray(n)].every((v) => v === SENTINEL)).toBe(true);
     },
   );
-
-  it('demote rounds float64 to the nearest float32 (Math.fround), promote widens it back exactly', () => {
-    heap.reset();
-    const n = 1003;
-    const r = rng(4, `demote-${precision}`);
-    const wide = heap.f64(n + GUARD, 8);
-    for (let i = 0; i < n; i++) wide[i] = r.normal() * 10 ** (r.int(80) - 40);
-    wide.set([NaN, Infinity, -Infinity, -0, 1e39, -1e39, 1e-46, 3.4028235677973366e38]);
-    const narrow = new Float32Array(memory.buffer, heap.f64(n).byteOffset, n + GUARD);
-    narrow.fill(SENTINEL);
-    kernels.demote(n, wide.byteOffset, narrow.byteOffset);
-    for (let i = 0; i < n; i++) expect(Object.is(narrow[i], Math.fround(wide[i])), `element ${i}`).toBe(true);
-    expect([...narrow.subarray(n)].every((v) => v === SENTINEL)).toBe(true);
-    const back = heap.f64(n + GUARD, 8).fill(SENTINEL);
-    kernels.promote(n, narrow.byteOffset, back.byteOffset);
-    for (let i = 0; i < n; i++) expect(Object.is(back[i], narrow[i]), `element ${i}`).toBe(true);
-    expect([...back.subarray(n)].every((v) => v === SENTINEL)).toBe(true);
-  });
 
   it('rejects pointers below the heap base or misaligned', () => {
     expect(() => kernels.nn(2, 2, 2, 0, KERNEL_HEAP_BASE, KERNEL_HEAP_BASE + 64)).toThrow(

@@ -6,7 +6,7 @@ import { Arena } from '../src/arena.js';
 import { runBytes } from '../src/batch.js';
 import { parseConfig } from '../src/config/load.js';
 import { ConfigError, UsageError } from '../src/errors.js';
-import type { OptimizerName } from '../src/optimizers/index.js';
+import type { OptimizerName, Params } from '../src/optimizers/index.js';
 import { createMnistMlp, mnistMlp, type MnistMlp, type MnistMlpOptions } from '../src/problems/mnist-mlp.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +25,7 @@ import {
 import { OptionError, PROBLEMS, type Problem } from '../src/problems/index.js';
 import { KERNEL_HEAP_BASE } from '../src/kernels/index.js';
 import { rng } from '../src/rng.js';
-import { maxMemoryNeeded, runOne, workspace, type RunResult } from '../src/run.js';
+import { Workspaces, runOne, type RunResult } from '../src/run.js';
 import { spec } from './helpers.js';
 
 let data: MnistData;
@@ -33,24 +33,25 @@ beforeAll(async () => {
   data = await mnistMlp.load!(mnistMlp.resolve({}));
 });
 
-/** Each instance's arena and the run workspace's block in it. */
-const arenas = new WeakMap<MnistMlp, { arena: Arena; block: Float64Array }>();
+/** Each instance's options and the run workspaces in its arena. */
+const arenas = new WeakMap<MnistMlp, { arena: Arena; options: MnistMlpOptions; workspaces: Workspaces }>();
 
 /** An instance laid out as a worker's lane holds it: one arena of `runBytes`, the
  * workspace block first, then the problem's scratch. */
 function create(options: Record<string, unknown> = {}, seed = 0, from: MnistData = data): MnistMlp {
   const resolved = mnistMlp.resolve(options);
   const arena = Arena.create(runBytes({ name: 'mnist-mlp', options: resolved }));
-  const block = arena.f64(maxMemoryNeeded(mnistMlp.dim(resolved)));
+  const workspaces = new Workspaces(mnistMlp, [resolved], arena);
   const p = createMnistMlp(resolved, { seed, rng: (label) => rng(seed, label), data: from, arena });
-  arenas.set(p, { arena, block });
+  arenas.set(p, { arena, options: resolved, workspaces });
   return p;
 }
 
-/** Parameter and gradient vectors in p's arena (where the kernels can see them). */
-function vectors(p: MnistMlp): { W: Float64Array; g: Float64Array } {
-  const { block } = arenas.get(p)!;
-  return { W: block.subarray(0, p.dim), g: block.subarray(p.dim, 2 * p.dim) };
+/** Parameter and gradient vectors in p's arena (where the kernels can see them), of
+ * its precision: a run's workspace's. */
+function vectors(p: MnistMlp): { W: Params; g: Params } {
+  const { options, workspaces } = arenas.get(p)!;
+  return workspaces.for('sgd', options);
 }
 
 /** runOne in this thread on p's arena (`problem` may wrap p), with the workspace kept
@@ -63,8 +64,8 @@ function run(
   weightDecay = 0,
   live?: (step: number, loss: number) => void,
 ) {
-  const { arena, block } = arenas.get(p)!;
-  const ws = workspace(block, problem.dim, optimizer, arena.memory);
+  const { options, workspaces } = arenas.get(p)!;
+  const ws = workspaces.for(optimizer, options);
   const result: RunResult = runOne(spec(optimizer, steps, {}, weightDecay), problem, ws, live && { step: live });
   return { result, ws };
 }
@@ -378,7 +379,7 @@ describe("batch norm and dropout (the book's MultiLayerNetExtend)", () => {
   /** `rows` training positions, spread over the split. */
   const positions = (rows: number) => Array.from({ length: rows }, (_, i) => (i * 397) % TRAIN_SAMPLES);
   /** The test pass's mean loss over the rows of the last pass. */
-  const testLoss = (p: MnistMlp, W: Float64Array, rows: number) => {
+  const testLoss = (p: MnistMlp, W: Params, rows: number) => {
     p.net.forward(W, rows);
     return p.net.lossSum(rows) / rows;
   };
@@ -757,6 +758,19 @@ describe("training (the shape of the book's figure)", () => {
       expect(Math.abs(train32 - train64), JSON.stringify(extension)).toBeLessThan(0.01);
       expect(Math.abs(test32 - test64), JSON.stringify(extension)).toBeLessThan(0.01);
     }
+  });
+
+  it('in float32, the parameters, the gradient and the optimizer state are float32, stepped by the f32x4 kernel', () => {
+    const p = create({ hidden: [20], precision: 'float32' });
+    const { result, ws } = run('adam', 20, p);
+    expect(result.status).toBe('ok');
+    expect(ws.precision).toBe('f32');
+    for (const a of [ws.W, ws.g, ...ws.state.arrays]) expect(a).toBeInstanceOf(Float32Array);
+    expect(ws.state.count).toBe(20);
+    // The network takes nothing else: a float64 vector is refused, naming the type.
+    const W64 = new Float64Array(p.dim);
+    expect(() => p.lossAndGrad(W64, ws.g, 0)).toThrow(/W must be a Float32Array/);
+    expect(() => create({ hidden: [20] }).lossAndGrad(ws.W, ws.g, 0)).toThrow(/g must be a Float64Array/);
   });
 
   it('in float32, a weight beyond float32 range ends the run as diverged', () => {

@@ -10,10 +10,12 @@
  * faster for the SIMD loads, 64 keeps rows on cache lines). `createSharedMemory(bytes)`
  * makes a memory with `bytes` free bytes from KERNEL_HEAP_BASE up.
  *
- * OPTIMIZERS (float64, f64x2). `optimizerKernel(name, memory)` returns an update with
- * the signature and semantics of `Optimizer.update` (src/optimizers/types.ts), bit for
- * bit equal to the JS loops in src/optimizers/*.ts; the Float64Array arguments must be
- * views over `memory.buffer`. The math (kernels/optim.c has it in full):
+ * OPTIMIZERS (float64 f64x2, float32 f32x4). `optimizerKernel(name, memory, precision)`
+ * returns an update with the signature of `Optimizer.update` (src/optimizers/types.ts):
+ * in float64 bit for bit equal to the JS loops in src/optimizers/*.ts, in float32 to
+ * those loops with every operation rounded to float32 (four lanes to a vector). Its
+ * arrays must be of the precision (Float64Array, Float32Array) and views over
+ * `memory.buffer`. The math (kernels/optim.c has it in full):
  *
  *   sgd       W ← W − η·g
  *   momentum  v ← α·v − η·g ;  W ← W + v
@@ -49,8 +51,6 @@
  *   dropout(n, Y, state, threshold)  Y_i ← Y_i·[u_i > threshold], u_i the u32 outputs
  *                                 of the sfc32 state at `state` (src/rng.ts's generator)
  *   scale(n, s, Y)                Y_i ← s·Y_i
- *   demote(n, src, dst), promote(n, src, dst)   float64 src → float32 dst (rounded to
- *                                 nearest), float32 → float64 (exact): the same in both sets
  *
  * An affine layer Y = X·W + b is nn + biasRelu (or biasAdd); its backward pass is
  * dW = Xᵀ·dY (tn), db = colSums(dY), dX = dY·Wᵀ (nt). nn and tn (and their sparse
@@ -69,7 +69,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adamStepSize } from '../optimizers/adam.js';
 import { OPTIMIZERS, type OptimizerName } from '../optimizers/index.js';
-import type { Hyper, OptState } from '../optimizers/types.js';
+import type { Hyper, OptState, Params } from '../optimizers/types.js';
 import { ROOT } from '../paths.js';
 
 /**
@@ -199,7 +199,15 @@ function isOver(view: ArrayBufferView, memory: WebAssembly.Memory): boolean {
   return view.buffer === rememberBuffer(memory) || knownBuffers.get(memory)!.has(view.buffer);
 }
 
-function checkView(where: string, name: string, view: Float64Array, memory: WebAssembly.Memory, length: number): void {
+function checkView(
+  where: string,
+  name: string,
+  view: Params,
+  type: Float64ArrayConstructor | Float32ArrayConstructor,
+  memory: WebAssembly.Memory,
+  length: number,
+): void {
+  if (!(view instanceof type)) throw new TypeError(`${where}: ${name} must be a ${type.name}`);
   if (!isOver(view, memory))
     throw new Error(
       `${where}: ${name} is not a view over the kernels' WebAssembly.Memory (its buffer is another ${view.buffer.constructor.name}); make it from memory.buffer (after a grow() elsewhere, from this thread's memory.buffer)`,
@@ -212,7 +220,7 @@ function checkView(where: string, name: string, view: Float64Array, memory: WebA
     throw new RangeError(`${where}: ${name} has ${view.length} elements, W has ${length}; they must match`);
 }
 
-function checkDisjoint(where: string, names: readonly string[], views: readonly Float64Array[]): void {
+function checkDisjoint(where: string, names: readonly string[], views: readonly Params[]): void {
   for (let i = 0; i < views.length; i++)
     for (let j = i + 1; j < views.length; j++) {
       const a = views[i];
@@ -229,7 +237,8 @@ function checkDisjoint(where: string, names: readonly string[], views: readonly 
 
 // ---- optimizers ----
 
-/** kernels/optim.c's exports: pointers are byte offsets, n the element count. */
+/** kernels/optim.c's exports of one precision (name_f64 or name_f32): pointers are
+ * byte offsets, n the element count. */
 interface OptimExports {
   sgd(W: number, g: number, n: number, lr: number): void;
   momentum(W: number, g: number, v: number, n: number, lr: number, alpha: number): void;
@@ -250,8 +259,9 @@ interface OptimExports {
 
 /** One step given the instance and the state arrays' byte offsets; the scalars are
  * derived from the hyperparameters here, by the same JS expressions as the reference
- * loops, so the kernels see bit-identical inputs. */
-type Step = (k: OptimExports, W: Float64Array, g: Float64Array, s: OptState, h: Hyper) => void;
+ * loops, so the kernels see bit-identical inputs (float32 kernels round each to
+ * float32 as it crosses into wasm). */
+type Step = (k: OptimExports, W: Params, g: Params, s: OptState, h: Hyper) => void;
 
 const STEPS: Record<OptimizerName, Step> = {
   sgd(k, W, g, s, { lr }) {
@@ -285,31 +295,53 @@ const STEPS: Record<OptimizerName, Step> = {
   },
 };
 
-const optimInstance = perMemory('optim.wasm', (exports) => exports as unknown as OptimExports);
+const optimInstance = perMemory('optim.wasm', (exports) => {
+  const of = (precision: Precision) =>
+    Object.fromEntries(
+      Object.keys(STEPS).map((name) => [name, exports[`${name}_${precision}`]]),
+    ) as unknown as OptimExports;
+  return { f64: of('f64'), f32: of('f32') };
+});
 
-export type OptimizerUpdate = (W: Float64Array, g: Float64Array, s: OptState, h: Hyper) => void;
+export type OptimizerUpdate = (W: Params, g: Params, s: OptState, h: Hyper) => void;
+
+/** The typed array of each precision. */
+const ARRAY_OF: Record<Precision, Float64ArrayConstructor | Float32ArrayConstructor> = {
+  f64: Float64Array,
+  f32: Float32Array,
+};
 
 /**
- * The kernel for optimizer `name` on `memory`: the same signature and results as
- * `OPTIMIZERS[name].update`, for Float64Arrays over `memory.buffer` that do not overlap.
+ * The kernel for optimizer `name` on `memory` in `precision`: the signature of
+ * `OPTIMIZERS[name].update`, for arrays of that precision over `memory.buffer` that do
+ * not overlap. In float64 its results are the JS loop's bit for bit; in float32 they
+ * are that loop's with every operation rounded to float32 (kernels/optim.c).
  */
-export function optimizerKernel(name: OptimizerName, memory: WebAssembly.Memory): OptimizerUpdate {
+export function optimizerKernel(
+  name: OptimizerName,
+  memory: WebAssembly.Memory,
+  precision: Precision = 'f64',
+): OptimizerUpdate {
   if (!Object.hasOwn(STEPS, name))
     throw new RangeError(`optimizerKernel: no kernel for optimizer "${name}"; one of ${Object.keys(STEPS).join(', ')}`);
-  const k = optimInstance(memory);
+  if (!Object.hasOwn(ARRAY_OF, precision))
+    throw new RangeError(`optimizerKernel: precision must be 'f32' or 'f64', got ${String(precision)}`);
+  const k = optimInstance(memory)[precision];
   const step = STEPS[name];
-  const where = `optimizerKernel('${name}')`;
+  const where = `optimizerKernel('${name}', '${precision}')`;
   const stateNames = OPTIMIZERS[name].state;
   const names = ['W', 'g', ...stateNames];
+  const type = ARRAY_OF[precision];
   return (W, g, s, h) => {
     if (s.arrays.length !== stateNames.length)
       throw new RangeError(
         `${where}: expected ${stateNames.length} state arrays (${stateNames.join(', ')}), got ${s.arrays.length}`,
       );
     const n = W.length;
-    checkView(where, 'W', W, memory, n);
-    checkView(where, 'g', g, memory, n);
-    for (let i = 0; i < stateNames.length; i++) checkView(where, `state ${stateNames[i]}`, s.arrays[i], memory, n);
+    checkView(where, 'W', W, type, memory, n);
+    checkView(where, 'g', g, type, memory, n);
+    for (let i = 0; i < stateNames.length; i++)
+      checkView(where, `state ${stateNames[i]}`, s.arrays[i], type, memory, n);
     checkDisjoint(where, names, [W, g, ...s.arrays]);
     step(k, W, g, s, h);
   };
@@ -397,10 +429,6 @@ export interface GemmKernels {
   dropout(n: number, Y: number, state: number, threshold: number): void;
   /** Y[n] ← s·Y */
   scale(n: number, s: number, Y: number): void;
-  /** dst[n] (float32) ← src (float64), rounded to nearest. */
-  demote(n: number, src: number, dst: number): void;
-  /** dst[n] (float64) ← src (float32), exactly. */
-  promote(n: number, src: number, dst: number): void;
 }
 
 type Kernel = (...args: number[]) => void;
@@ -460,8 +488,6 @@ function wrapGemm(exports: Record<string, unknown>, precision: Precision): GemmK
   const batchNormBackward = fn('batch_norm_backward');
   const dropout = fn('dropout');
   const scale = fn('scale');
-  const demote = exports.demote as Kernel;
-  const promote = exports.promote as Kernel;
   const where = `gemmKernels('${precision}')`;
   return {
     precision,
@@ -511,16 +537,6 @@ function wrapGemm(exports: Record<string, unknown>, precision: Precision): GemmK
     scale(n, s, Y) {
       checkArgs(`${where}.scale`, bytes, [n], [Y]);
       scale(n, s, Y);
-    },
-    demote(n, src, dst) {
-      checkArgs(`${where}.demote`, ELEMENT_BYTES.f64, [n], [src]);
-      checkArgs(`${where}.demote`, ELEMENT_BYTES.f32, [], [dst]);
-      demote(n, src, dst);
-    },
-    promote(n, src, dst) {
-      checkArgs(`${where}.promote`, ELEMENT_BYTES.f32, [n], [src]);
-      checkArgs(`${where}.promote`, ELEMENT_BYTES.f64, [], [dst]);
-      promote(n, src, dst);
     },
   };
 }

@@ -10,7 +10,7 @@ import { rmsprop } from './rmsprop.js';
 import { sgd } from './sgd.js';
 import type { Hyper, HyperName, Optimizer } from './types.js';
 
-export type { Hyper, HyperName, OptState, Optimizer } from './types.js';
+export type { Hyper, HyperName, OptState, Optimizer, Params } from './types.js';
 
 export const OPTIMIZERS = { sgd, momentum, nesterov, adagrad, rmsprop, adam } as const satisfies Record<
   string,

@@ -22,10 +22,15 @@ export interface Hyper {
 
 export type HyperName = keyof Hyper;
 
-/** Optimizer state: named arrays, each as long as the parameters, all zero at the
- * start, plus `count`, the number of updates done so far. */
+/** A parameter vector, its gradient, or an optimizer state array: float64 (the
+ * default, the book's precision) or float32 (a problem computing in float32). The
+ * three of a run are of one precision. */
+export type Params = Float64Array | Float32Array;
+
+/** Optimizer state: named arrays, each as long as the parameters and of their
+ * precision, all zero at the start, plus `count`, the number of updates done so far. */
 export interface OptState {
-  readonly arrays: Float64Array[];
+  readonly arrays: Params[];
   count: number;
 }
 
@@ -35,6 +40,8 @@ export interface Optimizer {
   readonly hyper: readonly HyperName[];
   /** Names of the state arrays, in the order of `OptState.arrays` (`v`, `h`, `m`). */
   readonly state: readonly string[];
-  /** One step, in place: W ← update(W, g, state). Increments `s.count`. */
-  update(W: Float64Array, g: Float64Array, s: OptState, h: Hyper): void;
+  /** One step, in place: W ← update(W, g, state). Increments `s.count`. The loop
+   * computes in float64: it is the float64 reference; float32 runs take the float32
+   * kernel (src/kernels/index.ts), which rounds every operation to float32. */
+  update(W: Params, g: Params, s: OptState, h: Hyper): void;
 }

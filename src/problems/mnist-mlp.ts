@@ -34,6 +34,7 @@
  */
 import { loadMnist, IMAGE_SIZE, CLASSES, TRAIN_SAMPLES, type MnistData } from './mnist/data.js';
 import { Mlp, defaultProducts, layout, networkBytes, type Activation, type Shape } from './mnist/network.js';
+import type { Params } from '../optimizers/index.js';
 import { streamState } from '../rng.js';
 import { OptionError, type Problem, type ProblemContext, type ProblemDef, type Span } from './types.js';
 
@@ -137,7 +138,7 @@ export interface MnistMlp extends Problem {
   /** The mean loss on the given sample positions (at most `batch_size` of them), its
    * gradient into g: a training pass (dropout masks drawn, running averages updated),
    * but nothing drawn from the batch stream. */
-  lossAndGradOn(W: Float64Array, g: Float64Array, samples: ArrayLike<number>): number;
+  lossAndGradOn(W: Params, g: Params, samples: ArrayLike<number>): number;
   /** What `init` does besides writing W: rewinds the batch and dropout streams, and
    * zeroes batch norm's running averages. */
   rewind(): void;
@@ -156,13 +157,13 @@ export function createMnistMlp(options: MnistMlpOptions, context: ProblemContext
   const batch = new Int32Array(options.batch_size);
   let batches = context.rng('batches');
 
-  function lossAndGradOn(W: Float64Array, g: Float64Array, samples: ArrayLike<number>): number {
+  function lossAndGradOn(W: Params, g: Params, samples: ArrayLike<number>): number {
     for (let r = 0; r < samples.length; r++) net.setRow(r, images, samples[r], labels[samples[r]]);
     return net.lossAndGrad(W, g, samples.length);
   }
 
   /** Mean loss (without decay) and accuracy over positions [start, end). */
-  function evaluate(W: Float64Array, start: number, end: number): { loss: number; accuracy: number } {
+  function evaluate(W: Params, start: number, end: number): { loss: number; accuracy: number } {
     let loss = 0;
     let hits = 0;
     for (let first = start; first < end; first += net.capacity) {
@@ -278,7 +279,7 @@ export const mnistMlp: ProblemDef<MnistMlpOptions, MnistData> = {
       enum: [...PRECISIONS],
       default: MNIST_MLP_DEFAULTS.precision,
       description:
-        'what the network computes in: "float64" (the book\'s precision), or "float32" on f32x4 kernels, faster (the parameters, the gradient and the optimizer stay float64); default "float64"',
+        'what the network and its optimizer compute in: "float64" (the book\'s precision), or "float32": parameters, gradient, optimizer state and every activation in float32 on f32x4 kernels, faster; default "float64"',
     },
   },
   resolve(options) {
@@ -331,6 +332,7 @@ export const mnistMlp: ProblemDef<MnistMlpOptions, MnistData> = {
     };
   },
   dim: (options) => layout(layerSizes(options), options.batch_norm).dim,
+  precision: (options) => (options.precision === 'float32' ? 'f32' : 'f64'),
   scratchBytes: (options) => networkBytes(networkShape(options)),
   metrics: (options) => ['train_loss', 'train_acc', options.validation > 0 ? 'val_acc' : 'test_acc'],
   // The book ranks by held-out accuracy (experiment C: the final validation accuracy).

@@ -19,7 +19,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { show } from '../errors.js';
-import { coordinateNames, type Problem, type ProblemDef } from './types.js';
+import { coordinateNames, type ProblemDef } from './types.js';
 
 /** The problem name a plan gives a user's module. */
 export const MODULE = 'module';
@@ -164,7 +164,7 @@ function lossValue(what: string, value: unknown): number {
 
 /** The loss and, into g, its gradient by central differences (the book's
  * numerical_gradient): W[i] ± h, restored exactly after each pair of calls. */
-function numericalGradient(loss: (W: Float64Array) => number): Problem['lossAndGrad'] {
+function numericalGradient(loss: (W: Float64Array) => number): (W: Float64Array, g: Float64Array) => number {
   const h = NUMERICAL_H;
   return (W, g) => {
     for (let i = 0; i < W.length; i++) {
@@ -216,7 +216,8 @@ export const moduleProblem: ProblemDef<ModuleOptions> = {
     const start = startOf(p, o, seed);
     const traced = coordinateNames(dim).length > 0;
     const { evaluate, loss } = p;
-    const lossAndGrad: Problem['lossAndGrad'] = evaluate
+    // A user's problem computes in float64: the run loop gives it Float64Arrays.
+    const lossAndGrad: (W: Float64Array, g: Float64Array) => number = evaluate
       ? (W, g) => {
           g.fill(0);
           return lossValue('evaluate(W, grad, options)', evaluate.call(p, W, g, options));
@@ -226,7 +227,9 @@ export const moduleProblem: ProblemDef<ModuleOptions> = {
       dim,
       decayed: [[0, dim]],
       init: (W) => W.set(start),
-      lossAndGrad,
+      lossAndGrad(W: Float64Array, g: Float64Array) {
+        return lossAndGrad(W, g);
+      },
       finish: (W) => (traced ? Array.from(W) : []),
     };
   },

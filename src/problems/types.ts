@@ -5,24 +5,27 @@
  * million.
  */
 import type { Arena } from '../arena.js';
+import type { Precision } from '../kernels/index.js';
+import type { Params } from '../optimizers/index.js';
 import type { Rng } from '../rng.js';
 
 /** A half-open index range [start, end) of the parameter vector. */
 export type Span = readonly [start: number, end: number];
 
 /** A problem instance for one seed. Consecutive runs with that seed reuse it:
- * `init` starts a run and resets any per-run state (a minibatch stream). */
+ * `init` starts a run and resets any per-run state (a minibatch stream). W and g are
+ * Float64Arrays, or Float32Arrays where the problem's `precision` is 'f32'. */
 export interface Problem {
   readonly dim: number;
   /** The parameters L2 weight decay applies to (the book: weights, never biases). */
   readonly decayed: readonly Span[];
   /** Starts a run: writes the starting point into W and resets per-run state. */
-  init(W: Float64Array): void;
+  init(W: Params): void;
   /** The loss at W, with its gradient written into g. `step` counts the updates so
    * far (it selects the minibatch of stochastic problems). */
-  lossAndGrad(W: Float64Array, g: Float64Array, step: number): number;
+  lossAndGrad(W: Params, g: Params, step: number): number;
   /** The problem's own result columns at the end of a run, in `metrics` order. */
-  finish(W: Float64Array): number[];
+  finish(W: Params): number[];
 }
 
 export interface ProblemContext<D = unknown> {
@@ -51,6 +54,10 @@ export interface ProblemDef<O extends object = object, D = unknown> {
   /** The result column that ranks runs in the summary, if not `final_loss` (lower
    * is better): e.g. a held-out accuracy (higher is better). */
   rank?(options: O): { readonly column: string; readonly higher: boolean };
+  /** The precision of the parameters, the gradient and the optimizer state of a run:
+   * 'f32' runs them in float32 (Float32Arrays, the float32 optimizer kernels);
+   * default 'f64'. */
+  precision?(options: O): Precision;
   /** Bytes of arena an instance takes for its scratch (see `arenaBytes`); 0 if absent. */
   scratchBytes?(options: O): number;
   /** Names of the leading parameters a loss curve traces (the trajectory of the
@@ -95,7 +102,7 @@ export const coordinateNames = (dim: number): string[] =>
   dim <= TRACED_DIMS ? Array.from({ length: dim }, (_, i) => `x${i}`) : [];
 
 /** Euclidean distance from W to a point given per coordinate. */
-export function distance(W: Float64Array, optimum: (i: number) => number): number {
+export function distance(W: Params, optimum: (i: number) => number): number {
   let s = 0;
   for (let i = 0; i < W.length; i++) {
     const d = W[i] - optimum(i);

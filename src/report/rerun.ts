@@ -10,14 +10,15 @@
  * figure draws those. Without, the loss and the traced coordinates, as the sweep's
  * curves file has them.
  */
-import { Arena, arenaBytes } from '../arena.js';
+import { Arena } from '../arena.js';
+import { runBytes } from '../batch.js';
 import { columnsOf, curveColumns } from '../csv.js';
 import { specAt, type Plan } from '../grid.js';
 import { problemDef, type Problem } from '../problems/index.js';
 import { resolveData } from '../protocol.js';
 import type { Curve, RunRecord } from '../results.js';
 import { rng } from '../rng.js';
-import { maxMemoryNeeded, runOne, workspace, type CurveSink, type Workspace } from '../run.js';
+import { Workspaces, runOne, type CurveSink } from '../run.js';
 
 export interface Rerun {
   readonly records: RunRecord[];
@@ -43,15 +44,12 @@ export async function runWithCurves(
   const data = await resolveData(plan.problem);
   // With problem axes each run has its own options: memory for the largest variant.
   const variants = plan.problem.variants ?? [plan.problem.options];
-  const maxDim = Math.max(...variants.map((v) => def.dim(v)));
-  const maxScratch = Math.max(...variants.map((v) => def.scratchBytes?.(v) ?? 0));
   const metricCount = columnsOf(plan).metrics.length;
-  const arena = Arena.create(arenaBytes(maxMemoryNeeded(maxDim)) + maxScratch);
-  const block = arena.f64(maxMemoryNeeded(maxDim));
+  const arena = Arena.create(runBytes(plan.problem));
+  const workspaces = new Workspaces(def, variants, arena);
   const scratch = arena.mark();
   const columns = accuracy ? accuracyColumns(plan) : curveColumns(plan);
   const traced = columns.length - 1;
-  const workspaces = new Map<string, Workspace>();
   let problem: Problem | undefined;
   let problemKey = '';
   const records: RunRecord[] = [];
@@ -65,9 +63,7 @@ export async function runWithCurves(
       problem = def.create(spec.problem, { seed: spec.seed, rng: (label) => rng(spec.seed, label), data, arena });
       problemKey = key;
     }
-    const dim = problem.dim;
-    let ws = workspaces.get(`${spec.optimizer}|${dim}`);
-    if (!ws) workspaces.set(`${spec.optimizer}|${dim}`, (ws = workspace(block, dim, spec.optimizer, arena.memory)));
+    const ws = workspaces.for(spec.optimizer, spec.problem);
     const steps: number[] = [];
     const values: number[] = [];
     const current = problem;

@@ -1,6 +1,6 @@
 /**
  * The book's multi-layer net (MultiLayerNet of ch. 6), over a flat parameter vector,
- * in float64 on the WebAssembly SIMD kernels (src/kernels/index.ts):
+ * in float64 (or float32) on the WebAssembly SIMD kernels (src/kernels/index.ts):
  *
  *     A₀ = X;   Zₗ = Aₗ₋₁·Wₗ + bₗ;   Aₗ = act(Zₗ) (l < L);   P = softmax(Z_L)
  *     loss = −(1/B) Σᵣ log(P[r, tᵣ] + δ),   δ = 1e-7 (the book's guard against log 0)
@@ -56,13 +56,10 @@
  * all-dense figure beside the default.
  *
  * FLOAT32 (`precision` 'f32'). The same network on the f32x4 kernels (four lanes, not
- * two), every array of its scratch in float32. The parameters and the gradient stay
- * float64 outside it (the run loop's, and the optimizer's, as in float64): each pass
- * first rounds W into the network's own float32 copy (the demote kernel, about 30 µs
- * for the book's net) and a backward pass widens its float32 gradient into g (promote).
- * So the optimizer steps on float64 weights, small updates are not lost to float32
- * rounding of W, and everything the network computes is float32. A weight beyond
- * float32's range (3.4e38) rounds to ±Inf, so such a run ends as diverged.
+ * two), every array of its scratch in float32, and so are W and g: the run loop gives
+ * a float32 problem Float32Arrays (`mnistMlp.precision`), and its optimizer steps with
+ * the float32 kernels, as PyTorch's default float32 training does. Nothing is
+ * converted between precisions in a step.
  *
  * NON-FINITE PARAMETERS. A skipped 0·NaN or 0·Inf gives no NaN (a weight from an
  * always-black pixel would stay NaN unseen), so `lossAndGrad` checks W itself and
@@ -194,13 +191,12 @@ export interface Shape {
  * the sparse dA products, the sparse products' work space, the column sums of the
  * finiteness check (widest layer), the dropout stream's state (16 bytes: four u32),
  * per hidden layer with batch norm xc (backwardRows × outputs), s (outputs) and the
- * running mean and variance (outputs each), and in float32 the network's own copies
- * of the parameters and the gradient (dim each). `workBytes` is
+ * running mean and variance (outputs each). `workBytes` is
  * `GemmKernels.sparseWorkBytes` of that precision.
  */
 export function scratchLengths(shape: Shape, workBytes: (depth: number) => number): number[] {
   const { sizes, capacity, backwardRows, products } = shape;
-  const { layers, dim } = layout(sizes, shape.batchNorm);
+  const { layers } = layout(sizes, shape.batchNorm);
   const bytes = ELEMENT_BYTES[shape.precision ?? 'f64'];
   const widest = Math.max(...layers.map((l) => l.outputs));
   let transposed = 0;
@@ -223,7 +219,6 @@ export function scratchLengths(shape: Shape, workBytes: (depth: number) => numbe
     widest,
     (shape.dropout ?? 0) > 0 ? STREAM_STATE_BYTES / bytes : 0,
     ...layers.filter((l) => l.gamma >= 0).flatMap((l) => [backwardRows * l.outputs, l.outputs, 2 * l.outputs]),
-    ...(shape.precision === 'f32' ? [dim, dim] : [0, 0]),
   ];
 }
 
@@ -307,9 +302,6 @@ export class Mlp {
   private readonly workAt: number;
   /** Column sums of the finiteness check. */
   private readonly sums: Floats;
-  /** In float32, the network's copies of the parameters and of the gradient. */
-  private readonly W32: Float32Array | undefined;
-  private readonly g32: Float32Array | undefined;
   /** Per layer, its batch norm's scratch (undefined: none). */
   private readonly norms: (Norm | undefined)[];
   readonly dropout: number;
@@ -342,8 +334,6 @@ export class Mlp {
       const variance = running.subarray(outputs);
       return { xcAt: xc.byteOffset, stdAt: std.byteOffset, running: { mean: running.subarray(0, outputs), variance } };
     });
-    const [W32, g32] = more as Float32Array[];
-    [this.W32, this.g32] = this.precision === 'f32' ? [W32, g32] : [undefined, undefined];
     this.dropout = shape.dropout ?? 0;
     this.stream = new Uint32Array(stream.buffer, stream.byteOffset, stream.byteLength / 4);
     this.keepAbove = dropoutThreshold(this.dropout);
@@ -389,9 +379,11 @@ export class Mlp {
     this.targets[row] = label;
   }
 
-  /** The byte offset of a parameter-sized view over the network's memory. */
-  private at(name: string, v: Float64Array): number {
-    if (!(v instanceof Float64Array)) throw new TypeError(`mnist-mlp: ${name} must be a Float64Array`);
+  /** The byte offset of a parameter-sized view of the network's precision over its
+   * memory. */
+  private at(name: string, v: Floats): number {
+    const type = this.precision === 'f32' ? Float32Array : Float64Array;
+    if (!(v instanceof type)) throw new TypeError(`mnist-mlp: ${name} must be a ${type.name}`);
     if (v.buffer !== this.buffer)
       throw new TypeError(
         `mnist-mlp: ${name} must be a view over the run's arena memory (context.arena.memory.buffer), as the run loop's workspace is`,
@@ -406,17 +398,8 @@ export class Mlp {
    * test pass (the book's train_flg=False) unless `train` (see the top of this file;
    * a training pass takes at most backwardRows rows).
    */
-  forward(W: Float64Array, rows: number, train = false): void {
-    this.forwardAt(this.parameters(W), rows, train);
-  }
-
-  /** The byte offset of the parameters the kernels read: W's own, or in float32 the
-   * network's copy of W, made here. */
-  private parameters(W: Float64Array): number {
-    const w = this.at('W', W);
-    if (!this.W32) return w;
-    this.kernels.demote(this.dim, w, this.W32.byteOffset);
-    return this.W32.byteOffset;
+  forward(W: Floats, rows: number, train = false): void {
+    this.forwardAt(this.at('W', W), rows, train);
   }
 
   /** `forward` with the parameters at byte offset w. */
@@ -491,18 +474,14 @@ export class Mlp {
    * The mean loss over the first `rows` input rows, with its gradient written into
    * g. A non-finite parameter gives NaN (see the top of this file).
    */
-  lossAndGrad(W: Float64Array, g: Float64Array, rows: number): number {
+  lossAndGrad(W: Floats, g: Floats, rows: number): number {
     if (rows > this.backwardRows) throw new RangeError(`backward pass of ${rows} rows, capacity ${this.backwardRows}`);
     const gAt = this.at('g', g);
-    const w = this.parameters(W);
+    const w = this.at('W', W);
     if (!this.finite(w)) return NaN;
     this.forwardAt(w, rows, true);
     const loss = this.lossSum(rows) / rows;
-    if (!this.g32) this.backward(w, gAt, rows);
-    else {
-      this.backward(w, this.g32.byteOffset, rows);
-      this.kernels.promote(this.dim, this.g32.byteOffset, gAt);
-    }
+    this.backward(w, gAt, rows);
     return loss;
   }
 
