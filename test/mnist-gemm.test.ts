@@ -281,7 +281,7 @@ describe('the kernel network equals the plain-JS reference network', () => {
 
 /**
  * float32 against float64: the same network on the f32x4 kernels (its parameters
- * rounded to float32 on the way in, its gradient widened on the way out) gives the
+ * the float64 ones rounded to float32, its gradient float32) gives the
  * float64 network's loss to 1e-5 relative and its gradients to 1e-4 (float32 keeps
  * about 7 digits, sums of many terms a few less: measured up to 5e-7 and 1.1e-5
  * here). Batch norm's backward pass amplifies rounding, as in float64 (above): its
@@ -315,7 +315,8 @@ describe('the float32 network equals the float64 network to float32 precision', 
                 precision,
               };
               const arena = Arena.create(arenaBytes(dim, dim) + networkBytes(shape));
-              const [W, g] = [arena.f64(dim), arena.f64(dim).fill(NaN)];
+              const take = (n: number) => (precision === 'f32' ? arena.f32(n) : arena.f64(n));
+              const [W, g] = [take(dim), take(dim).fill(NaN)];
               const net = new Mlp(shape, activation, arena);
               W.set(W0);
               net.input.set(X);
@@ -326,7 +327,7 @@ describe('the float32 network equals the float64 network to float32 precision', 
               return { loss, g, test: net.lossSum(rows), W };
             });
             const where = `sizes ${sizes.join('-')}, ${rows} rows, ${activation}, batch norm ${batchNorm}, dropout ${dropout}`;
-            expect(f32.W, 'W is left as it was').toEqual(W0);
+            expect(f32.W, 'W is left as it was').toEqual(Float32Array.from(W0));
             expect(Math.abs(f32.loss - f64.loss) / f64.loss, where).toBeLessThan(1e-5);
             expect(Math.abs(f32.test - f64.test) / f64.test, where).toBeLessThan(1e-5);
             const tolerance = batchNorm ? 2e-3 : 1e-4;

@@ -135,3 +135,41 @@ describe('problem axes on mnist-mlp: hidden × init × batch_norm, the net chang
     expect(withoutDuration((await sweep(plan, 2)).rows)).toEqual(withoutDuration(rows));
   });
 });
+
+describe('precision as an axis: the same sweep in float64 and float32, runs of both precisions on one worker', () => {
+  const problem = { name: 'mnist-mlp', train_samples: 500, batch_size: 32, hidden: [20] };
+  const config = {
+    problem: { ...problem, precision: ['float64', 'float32'] },
+    optimizers: ['sgd', 'momentum', 'adam'],
+    steps: 40,
+    seeds: [0],
+  };
+
+  it('gives each run the plain config's row, 1 and 2 workers agree, and float32 ends near float64', async () => {
+    const plan = planOf(config);
+    const { rows } = await sweep(plan);
+    const metrics = columnsOf(plan).metrics;
+    expect(rows.map((r) => [r.optimizer, r.precision])).toEqual(
+      ['sgd', 'momentum', 'adam'].flatMap((o) => [
+        [o, 'float64'],
+        [o, 'float32'],
+      ]),
+    );
+    for (const precision of ['float64', 'float32']) {
+      const alone = await sweep(planOf({ ...config, problem: { ...problem, precision } }));
+      expect(
+        rows.filter((r) => r.precision === precision).map((r) => results(r, metrics)),
+        precision,
+      ).toEqual(alone.rows.map((r) => results(r, metrics)));
+    }
+    for (let k = 0; k < rows.length; k += 2) {
+      const [wide, narrow] = [rows[k], rows[k + 1]];
+      expect([wide.status, narrow.status]).toEqual(['ok', 'ok']);
+      // Different arithmetic, so different bits; the same training to a few digits.
+      expect(narrow.final_loss).not.toBe(wide.final_loss);
+      expect(Math.abs(Number(narrow.final_loss) / Number(wide.final_loss) - 1), wide.optimizer).toBeLessThan(1e-3);
+    }
+    const withoutDuration = (r: Row[]) => r.map(({ duration_ms: _, ...rest }) => rest);
+    expect(withoutDuration((await sweep(plan, 2)).rows)).toEqual(withoutDuration(rows));
+  });
+});
