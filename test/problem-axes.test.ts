@@ -145,7 +145,7 @@ describe('precision as an axis: the same sweep in float64 and float32, runs of b
     seeds: [0],
   };
 
-  it('gives each run the plain config's row, 1 and 2 workers agree, and float32 ends near float64', async () => {
+  it('gives each run the row of its plain config, 1 and 2 workers agree, and float32 ends near float64', async () => {
     const plan = planOf(config);
     const { rows } = await sweep(plan);
     const metrics = columnsOf(plan).metrics;
