@@ -21,7 +21,7 @@
  * current OpenBLAS); the bench reports which OpenBLAS kernel then runs.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Arena } from '../src/arena.js';
@@ -75,6 +75,7 @@ export async function mnistBench(say: Say): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sweep-bench-mnist-'));
   try {
     await iterationSection(say, dir);
+    experimentBSection(say, dir);
     await sweepSection(say);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -209,7 +210,7 @@ async function iterationSection(say: Say, dir: string): Promise<void> {
   const e = median(times.engine);
   const rows: [string, string, number][] = [
     ['engine: WebAssembly SIMD kernels, zeros skipped (what sweeps run)', 'float64', e],
-    ['engine, `precision: "float32"`: f32x4 network, float64 weights and Adam', 'float32', median(times.engine32)],
+    ['engine, `precision: "float32"`: f32x4 kernels, network and Adam', 'float32', median(times.engine32)],
     ['engine kernels, every product dense', 'float64', median(times.dense)],
     ['plain JavaScript loops (the reference network)', 'float64', median(times.plain)],
   ];
@@ -305,6 +306,88 @@ function describeBlas(report: NumpyReport): string {
         `${p.internal_api} ${p.version ?? ''} (${p.filepath}), kernel ${p.architecture ?? '?'}, ${p.num_threads} thread(s)`,
     )
     .join('; ');
+}
+
+// ---- experiment B against the book's own script ----
+
+/** Iterations of experiment B (the book's max_iterations) and its repeats. */
+const EXPERIMENT_B_ITERATIONS = 2000;
+const EXPERIMENT_B_REPEATS = 3;
+
+/** Wall seconds of a command run to its end (output discarded), or its failure. */
+function wallSeconds(command: string, args: string[], env?: NodeJS.ProcessEnv): number {
+  const started = performance.now();
+  const run = spawnSync(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (run.error || run.status !== 0)
+    throw new Error(
+      `${command} ${args.join(' ')} failed (${run.error?.message ?? `exit ${run.status}`}): ${run.stderr}`,
+    );
+  return (performance.now() - started) / 1000;
+}
+
+/**
+ * Experiment B as a user runs it: `npm run sweep configs/mnist.json` (the CLI, 2
+ * workers, float64 and float32) against the book's ch06/optimizer_compare_mnist.py
+ * (bench/experiment_b.py, NumPy on one BLAS thread), each timed whole as a process,
+ * interleaved. `dir` holds the data iterationSection wrote for NumPy.
+ */
+function experimentBSection(say: Say, dir: string): void {
+  if (!numpyReady(say).ok) {
+    say("\nExperiment B against the book's script: skipped (NumPy missing, see above).");
+    return;
+  }
+  const loadBefore = loadavg()[0];
+  const cli = join(ROOT, 'dist', 'src', 'cli.js');
+  const book = JSON.parse(readFileSync(join(ROOT, 'configs', 'mnist.json'), 'utf8')) as Record<string, unknown>;
+  if (book.steps !== EXPERIMENT_B_ITERATIONS) throw new Error('configs/mnist.json is not experiment B any more');
+  const configs = {
+    float64: join(ROOT, 'configs', 'mnist.json'),
+    float32: join(dir, 'mnist-float32.json'),
+  };
+  const { $schema: _, ...rest } = book;
+  writeFileSync(
+    configs.float32,
+    JSON.stringify({ ...rest, name: 'mnist-float32', problem: { ...(book.problem as object), precision: 'float32' } }),
+  );
+  const script = join(ROOT, 'bench', 'experiment_b.py');
+  const times: Record<'numpy' | 'float64' | 'float32', number[]> = { numpy: [], float64: [], float32: [] };
+  for (let r = 0; r < EXPERIMENT_B_REPEATS; r++) {
+    times.numpy.push(wallSeconds(PYTHON, [script, dir, String(EXPERIMENT_B_ITERATIONS)], numpyEnv()));
+    for (const precision of ['float64', 'float32'] as const)
+      times[precision].push(
+        wallSeconds(process.execPath, [
+          cli,
+          configs[precision],
+          '--out',
+          join(dir, `experiment-b-${precision}.csv`),
+          '--force',
+          '--no-report',
+          '--workers',
+          '2',
+        ]),
+      );
+  }
+  const numpy = median(times.numpy);
+  say(
+    `\n### Experiment B (4 optimizers × ${EXPERIMENT_B_ITERATIONS.toLocaleString('en')} iterations of batch 128, 784-100-100-100-100-10): the sweep against the book's script\n`,
+  );
+  say("| | wall time, s (median) | (best) | speed-up over the book's script |");
+  say('|---|---:|---:|---:|');
+  say(
+    `| the book's ch06/optimizer_compare_mnist.py, NumPy float64, one BLAS thread | ${numpy.toFixed(1)} | ${Math.min(...times.numpy).toFixed(1)} | 1.00× |`,
+  );
+  for (const precision of ['float64', 'float32'] as const)
+    say(
+      `| \`npm run sweep\`, 2 workers, ${precision === 'float64' ? 'configs/mnist.json' : 'the same with `precision: "float32"`'} | ` +
+        `${median(times[precision]).toFixed(1)} | ${Math.min(...times[precision]).toFixed(1)} | **${(numpy / median(times[precision])).toFixed(2)}×** |`,
+    );
+  say('');
+  say(
+    `Whole processes, each timed from start to exit, ${EXPERIMENT_B_REPEATS} interleaved repeats; 1-minute load average before ${loadBefore.toFixed(2)}, after ${loadavg()[0].toFixed(2)}. ` +
+      "The script (bench/experiment_b.py) is the book's loop: each iteration draws a minibatch, and for each optimizer computes the gradient, updates, and computes the loss again for its curve; " +
+      "it draws from the engine's 8,000-sample split (the book's 60,000 cost the same per minibatch). " +
+      'The sweep writes its CSV and summary (no report), loading the digits from the npm package `mnist` included.',
+  );
 }
 
 // ---- 2. the sweep, 1 and 2 workers ----
