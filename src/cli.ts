@@ -36,7 +36,6 @@ import { manifestPath } from './manifest.js';
 import { shellCommand } from './shell.js';
 import type { Consumer } from './sweep.js';
 import { Aggregator } from './aggregate.js';
-import { writeReport } from './report/write.js';
 
 /** How often the live progress line is redrawn. */
 const PROGRESS_MS = 250;
@@ -369,6 +368,8 @@ async function main(argv: string[]): Promise<number> {
     say(`no report for ${plan.total} runs (over ${REPORT_MAX_RUNS}): npm run report -- ${ran.outPath}\n`);
     return ran.code;
   }
+  // Imported here: vega and vega-lite take about 0.6 s of CPU to load.
+  const { writeReport } = await import('./report/write.js');
   const w = await writeReport(ran.outPath, { curves: ran.curves });
   const rerun = w.rerun > 0 ? ` (${w.rerun} runs run again for their curves)` : '';
   say(`report${w.complete ? '' : ' (partial)'} → ${w.html}, summary → ${w.summary}${rerun}\n`);

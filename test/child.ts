@@ -60,12 +60,16 @@ export interface StartOptions {
   cwd?: string;
   /** Another build's CLI (`copyPackage`). */
   cli?: string;
+  /** Write the end-of-sweep report (default: no, `--no-report`: it costs a second of
+   * CPU per sweep, and test/report-cli.test.ts is where it is tested). */
+  report?: boolean;
   env?: NodeJS.ProcessEnv;
 }
 
-/** Starts `node dist/src/cli.js ...args --no-progress`. */
+/** Starts `node dist/src/cli.js [--no-report] ...args --no-progress`. */
 export function start(args: string[], options: StartOptions = {}): Child {
-  const argv = [options.cli ?? CLI, ...args, '--no-progress'];
+  const quiet = options.report || args.includes('--no-report') ? [] : ['--no-report'];
+  const argv = [options.cli ?? CLI, ...quiet, ...args, '--no-progress'];
   const how = {
     cwd: options.cwd ?? ROOT,
     stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'],

@@ -194,7 +194,7 @@ describe('through the CLI', () => {
 
   const run = (args: string[], killWhen?: (journal: string) => boolean) =>
     new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args, '--no-progress'], { cwd: ROOT });
+      const child = spawn(process.execPath, [CLI, '--no-report', ...args, '--no-progress'], { cwd: ROOT });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += String(d)));

@@ -14,8 +14,10 @@
  * Key names: redis-connection.ts.
  */
 import { availableParallelism } from 'node:os';
-import { Queue, QueueEvents } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+// bullmq and ioredis are imported when first needed (ready, a sweep's queue): they take
+// about 0.6 s of CPU to load, which every other sweep would pay at start.
+import type { Queue, QueueEvents } from 'bullmq';
+import type { Redis, RedisOptions } from 'ioredis';
 import { decode, encode } from '../codec.js';
 import { ExecutorError, type Executor } from '../executor.js';
 import type { Plan } from '../grid.js';
@@ -130,6 +132,7 @@ export class RedisExecutor implements Executor {
     } catch (e) {
       throw new ExecutorError((e as Error).message);
     }
+    const { Redis } = await import('ioredis');
     const client = new Redis(this.connection());
     client.on('error', (e) => (this.lastError = describe(e)));
     this.client = client;
@@ -185,6 +188,7 @@ export class RedisExecutor implements Executor {
   private async openSweep(fp: string, plan: Plan): Promise<Sweep> {
     const client = this.client!;
     const names = keys(this.prefix, fp);
+    const { Queue, QueueEvents } = await import('bullmq');
     const queue = new Queue(fp, { connection: bullmqOptions(this.connection()), prefix: this.prefix });
     queue.on('error', (e) => (this.lastError = describe(e)));
     // Events from the stream's present end: a job added after this is heard of.

@@ -14,7 +14,7 @@
  *   it on (`Executor.passed`).
  */
 import type { ConnectionOptions } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { UsageError } from '../errors.js';
 import type { BatchRequest } from '../protocol.js';
 
@@ -93,6 +93,7 @@ export const bullmqOptions = (options: RedisOptions): ConnectionOptions => optio
 /** Connects once, without retrying, and checks the server answers: the start-up
  * check. Rejects with one line naming the redacted URL. */
 export async function probe(target: RedisTarget, timeoutMs = 5000): Promise<void> {
+  const { Redis } = await import('ioredis'); // when needed: see ./bullmq.ts
   const client = new Redis({
     ...target.options,
     lazyConnect: true,
