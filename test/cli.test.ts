@@ -41,10 +41,15 @@ interface Outcome {
 function sweep(...args: string[]): Promise<Outcome> {
   const quiet = args.includes('--no-report') ? [] : ['--no-report'];
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...quiet, ...args], { cwd: ROOT, maxBuffer: 64 * 2 ** 20 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...quiet, ...args],
+      { cwd: ROOT, maxBuffer: 64 * 2 ** 20 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
