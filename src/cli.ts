@@ -37,8 +37,11 @@ import { shellCommand } from './shell.js';
 import type { Consumer } from './sweep.js';
 import { Aggregator } from './aggregate.js';
 
-/** How often the live progress line is redrawn. */
+/** How often the live progress line is redrawn on a terminal. */
 const PROGRESS_MS = 250;
+/** Seconds between plain progress lines when standard error is not a terminal (a
+ * log, CI): the default of --progress-every. */
+const PLAIN_PROGRESS_SECONDS = 30;
 
 interface Args {
   config: string;
@@ -47,6 +50,7 @@ interface Args {
   dryRun: boolean;
   maxRuns: number;
   progress: boolean;
+  progressEvery: number;
   resume: boolean;
   retryErrors: boolean;
   force: boolean;
@@ -161,7 +165,14 @@ function parseArgs(argv: string[]): Args {
     .option('progress', {
       type: 'boolean',
       default: true,
-      describe: 'show live progress on a terminal (--no-progress to hide)',
+      describe:
+        'show progress on standard error: a live line on a terminal, else a plain line every --progress-every seconds (--no-progress to hide)',
+    })
+    .option('progress-every', {
+      type: 'number',
+      default: PLAIN_PROGRESS_SECONDS,
+      requiresArg: true,
+      describe: 'seconds between progress lines when standard error is not a terminal (a log, CI)',
     })
     .example('$0 configs/grid.json', 'all six optimizers on the anisotropic bowl')
     .example('$0 configs/book-bowl.json --out - | head', 'the book figure, CSV to standard output')
@@ -186,7 +197,17 @@ function parseArgs(argv: string[]): Args {
 }
 
 /** Options that take one value: given twice, yargs makes a list of them. */
-const SINGLE = ['workers', 'out', 'maxRuns', 'curves', 'curveEvery', 'retries', 'workerMemory', 'executor'] as const;
+const SINGLE = [
+  'workers',
+  'out',
+  'maxRuns',
+  'curves',
+  'curveEvery',
+  'retries',
+  'workerMemory',
+  'executor',
+  'progressEvery',
+] as const;
 const flagOf = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 function checkArgs(a: Args): void {
@@ -206,6 +227,8 @@ function checkArgs(a: Args): void {
   if (a.curveEvery !== undefined && (!Number.isInteger(a.curveEvery) || a.curveEvery < 1))
     throw new UsageError(`--curve-every must be an integer >= 1, got ${a.curveEvery}`);
   if (a.curveEvery !== undefined && a.curves === undefined) throw new UsageError('--curve-every needs --curves FILE');
+  if (!(Number.isFinite(a.progressEvery) && a.progressEvery > 0))
+    throw new UsageError(`--progress-every must be a number of seconds > 0, got ${a.progressEvery}`);
   if (a.curves === '-') throw new UsageError('--curves needs a file; standard output is for --out -');
   if (a.retryErrors && !a.resume) throw new UsageError('--retry-errors needs --resume --out FILE: the CSV to go over');
   if (!Number.isFinite(a.workerMemory) || a.workerMemory < 16)
@@ -455,16 +478,35 @@ async function sweep(
   const started = performance.now();
   let live: readonly LiveRun[] = [];
   let workers = 0;
-  const ticker =
-    args.progress && process.stderr.isTTY
-      ? setInterval(() => {
-          void executor.progress().then((p) => ((live = p.runs), (workers = p.workers)));
-          const seconds = (performance.now() - started) / 1000;
-          const line = progressLine(written - from, plan.total - from, seconds, live, args.redis ? workers : undefined);
-          process.stderr.write(`\r\x1b[K${line}`);
-        }, PROGRESS_MS)
-      : undefined;
   const tally = new Tally(plan);
+  const terminal = process.stderr.isTTY === true;
+  const progress = (): string =>
+    progressLine({
+      done: written - from,
+      total: plan.total - from,
+      seconds: (performance.now() - started) / 1000,
+      live,
+      workers: args.redis ? workers : undefined,
+      best: tally.best(),
+    });
+  const ticker = args.progress
+    ? setInterval(
+        () => {
+          // A terminal's line shows the runs as last asked (4 times a second); a plain
+          // line, far apart, waits for the answer.
+          const asked = executor.progress().then((p) => ((live = p.runs), (workers = p.workers)));
+          if (terminal) process.stderr.write(`\r\x1b[K${progress()}`);
+          else void asked.then(() => ticking && process.stderr.write(`sweep: ${progress()}\n`));
+        },
+        terminal ? PROGRESS_MS : args.progressEvery * 1000,
+      )
+    : undefined;
+  ticker?.unref();
+  let ticking = ticker !== undefined;
+  const stopTicker = (): void => {
+    ticking = false;
+    clearInterval(ticker);
+  };
   const aggregates = new Aggregator(plan);
   // Runs done again are counted as they come back.
   const redone = new Set(redo);
@@ -504,7 +546,8 @@ async function sweep(
     });
     complete = !summary.interrupted;
     if (complete) executor.finished?.(plan);
-    if (ticker) process.stderr.write('\r\x1b[K');
+    stopTicker();
+    if (ticker && terminal) process.stderr.write('\r\x1b[K');
     if (pipeClosed) return { code: EXIT.OK, outPath };
     say(bestRuns(plan, tally.optimizers));
     if (plan.seeds.length > 1) say(bestConfigurations(plan, aggregates.summary()));
@@ -525,7 +568,7 @@ async function sweep(
     failed = true;
     throw e;
   } finally {
-    if (ticker) clearInterval(ticker);
+    stopTicker();
     clearTimeout(grace);
     for (const s of STOPPING) process.off(s, onSignal);
     await closeOutputs(outputs, complete, !failed);

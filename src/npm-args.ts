@@ -25,6 +25,7 @@ export const CLI_OPTIONS: readonly { readonly name: string; readonly value: bool
   { name: 'executor', value: true },
   { name: 'redis', value: true },
   { name: 'report', value: false },
+  { name: 'progress-every', value: true },
   // Not --progress: npm has a `progress` setting of its own, which an .npmrc may set.
 ];
 

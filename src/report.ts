@@ -71,6 +71,21 @@ export class Tally implements Consumer {
     }
   }
 
+  /** The best ok run so far over every optimizer, by the ranking column; undefined
+   * before the first. */
+  best(): BestSoFar | undefined {
+    let best: (OptimizerSummary & { bestId: number; bestScore: number }) | undefined;
+    for (const s of this.byName.values()) if (s.bestId >= 0 && (!best || s.bestScore < best.bestScore)) best = s;
+    return (
+      best && {
+        column: columnsOf(this.plan).rank.column,
+        value: this.sign * best.bestScore,
+        optimizer: best.optimizer,
+        runId: best.bestId,
+      }
+    );
+  }
+
   get optimizers(): OptimizerSummary[] {
     return [...this.byName.values()].map(({ bestId, bestScore, ...s }) =>
       bestId >= 0 ? { ...s, best: { spec: specAt(this.plan, bestId), value: this.sign * bestScore } } : s,
@@ -179,20 +194,51 @@ export function bestConfigurations(plan: Plan, summary: Summary): string {
   return `best configuration by the mean over ${plan.seeds.length} seeds:\n${table(rows)}\n`;
 }
 
-export function progressLine(
-  done: number,
-  total: number,
-  seconds: number,
-  live: readonly LiveRun[],
+/** The best run so far, as the progress line shows it. */
+export interface BestSoFar {
+  /** The ranking column (`final_loss`, or a held-out accuracy). */
+  readonly column: string;
+  readonly value: number;
+  readonly optimizer: string;
+  readonly runId: number;
+}
+
+/** What the progress line says. */
+export interface ProgressState {
+  readonly done: number;
+  readonly total: number;
+  /** Since the sweep started. */
+  readonly seconds: number;
+  readonly live: readonly LiveRun[];
   /** Worker processes connected, for an executor that has them on other machines. */
-  workers?: number,
-): string {
-  const rate = seconds > 0 ? Math.round(done / seconds) : 0;
+  readonly workers?: number;
+  readonly best?: BestSoFar;
+}
+
+/** A duration as a progress line shows it: 45s, 3m05s, 2h07m. */
+export function duration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  const m = Math.round(s / 60);
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/**
+ * One line: runs done of the total, the rate, the time left at that rate (once a run
+ * is done and a second has passed), the best run so far, and up to two runs in
+ * progress with their step and loss.
+ */
+export function progressLine({ done, total, seconds, live, workers, best }: ProgressState): string {
+  const rate = seconds > 0 ? done / seconds : 0;
   const pct = total > 0 ? ((100 * done) / total).toFixed(1) : '100.0';
+  const shown = rate >= 10 ? String(Math.round(rate)) : rate.toPrecision(2);
+  const left = done > 0 && seconds >= 1 && done < total ? ` ETA ${duration((total - done) / rate)}` : '';
+  const fleet = workers === undefined ? '' : ` ${workers} worker${workers === 1 ? '' : 's'}`;
+  const top = best ? ` · best ${best.column} ${fmt(best.value)} (${best.optimizer}, run ${best.runId})` : '';
   const now = live
     .slice(0, 2)
     .map((r) => `run ${r.runId} step ${r.step} loss ${fmt(r.loss)}`)
     .join(' | ');
-  const fleet = workers === undefined ? '' : ` ${workers} worker${workers === 1 ? '' : 's'}`;
-  return `${done}/${total} runs (${pct}%) ${rate}/s${fleet} ${now}`;
+  return `${done}/${total} runs (${pct}%) ${shown}/s${left}${fleet}${top}${now ? ` · ${now}` : ''}`;
 }
