@@ -89,6 +89,36 @@ function hypers(name: (typeof OPTIMIZER_NAMES)[number], r: Rng): Hyper[] {
   ];
 }
 
+/** Two steps of every optimizer's kernel in `precision` from W = `special`, g = the
+ * same reversed, against `reference`'s: the same bits in W and in the state. */
+function specialValuesAgree(
+  memory: KernelMemory,
+  precision: Precision,
+  special: number[],
+  reference: (name: OptimizerName) => (W: Params, g: Params, s: OptState, h: Hyper) => void,
+): void {
+  const heap = arena(memory);
+  const n = special.length;
+  const take = (k: number) => (precision === 'f32' ? heap.f32(k) : heap.f64(k));
+  const plain = (k: number) => (precision === 'f32' ? new Float32Array(k) : new Float64Array(k));
+  for (const name of OPTIMIZER_NAMES) {
+    heap.reset();
+    const W = take(n);
+    const g = take(n);
+    W.set(special);
+    g.set([...special].reverse());
+    const s: OptState = { arrays: OPTIMIZERS[name].state.map(() => take(n).fill(0)), count: 0 };
+    const WJs = W.slice();
+    const sJs: OptState = { arrays: OPTIMIZERS[name].state.map(() => plain(n)), count: 0 };
+    for (let t = 0; t < 2; t++) {
+      optimizerKernel(name, memory, precision)(W, g, s, defaultHyper(name));
+      reference(name)(WJs, g.slice(), sJs, defaultHyper(name));
+    }
+    expect(firstBitDifference(W, WJs), name).toBe(-1);
+    for (const [i, a] of s.arrays.entries()) expect(firstBitDifference(a, sJs.arrays[i]), name).toBe(-1);
+  }
+}
+
 describe('optimizer kernels equal the JS optimizers bit for bit', () => {
   const memory = createSharedMemory(1 << 20, GROWABLE);
   const heap = arena(memory);
@@ -122,26 +152,10 @@ describe('optimizer kernels equal the JS optimizers bit for bit', () => {
     });
   }
 
-  it('carries NaN and ±Infinity the way the JS loops do', () => {
-    const special = [NaN, Infinity, -Infinity, 0, -0, 1e308, -1e308, 5e-324, 1];
-    const n = special.length;
-    for (const name of OPTIMIZER_NAMES) {
-      heap.reset();
-      const W = heap.f64(n);
-      const g = heap.f64(n);
-      W.set(special);
-      g.set([...special].reverse());
-      const s: OptState = { arrays: OPTIMIZERS[name].state.map(() => heap.f64(n).fill(0)), count: 0 };
-      const WJs = W.slice();
-      const sJs: OptState = { arrays: OPTIMIZERS[name].state.map(() => new Float64Array(n)), count: 0 };
-      for (let t = 0; t < 2; t++) {
-        optimizerKernel(name, memory)(W, g, s, defaultHyper(name));
-        OPTIMIZERS[name].update(WJs, g.slice(), sJs, defaultHyper(name));
-      }
-      expect(W, name).toEqual(WJs);
-      expect(s.arrays, name).toEqual(sJs.arrays);
-    }
-  });
+  it('carries NaN and ±Infinity the way the JS loops do', () =>
+    specialValuesAgree(memory, 'f64', [NaN, Infinity, -Infinity, 0, -0, 1e308, -1e308, 5e-324, 1], (name) =>
+      OPTIMIZERS[name].update.bind(OPTIMIZERS[name]),
+    ));
 });
 
 /** The JS optimizers in float32: each operation of the float64 loop rounded to float32
@@ -149,7 +163,7 @@ describe('optimizer kernels equal the JS optimizers bit for bit', () => {
  * operation's result for + − × ÷ √), the scalars derived in float64 and rounded once,
  * as they cross into the float32 kernel. The state's `count` as the kernels keep it. */
 const f = Math.fround;
-const REFERENCE32: Record<OptimizerName, (W: Float32Array, g: Float32Array, s: OptState, h: Hyper) => void> = {
+const REFERENCE32: Record<OptimizerName, (W: Params, g: Params, s: OptState, h: Hyper) => void> = {
   sgd(W, g, s, { lr }) {
     const lr32 = f(lr);
     for (let i = 0; i < W.length; i++) W[i] = f(W[i] - f(lr32 * g[i]));
@@ -260,26 +274,13 @@ describe('float32 optimizer kernels (f32x4) equal the JS loops rounded to float3
     }
   });
 
-  it('carry NaN and ±Infinity as the float32 loops do', () => {
-    const special = [NaN, Infinity, -Infinity, 0, -0, 3e38, -3e38, 1e-45, 1];
-    const n = special.length;
-    for (const name of OPTIMIZER_NAMES) {
-      heap.reset();
-      const W = heap.f32(n);
-      const g = heap.f32(n);
-      W.set(special);
-      g.set([...special].reverse());
-      const s: OptState = { arrays: OPTIMIZERS[name].state.map(() => heap.f32(n).fill(0)), count: 0 };
-      const WJs = W.slice();
-      const sJs: OptState = { arrays: OPTIMIZERS[name].state.map(() => new Float32Array(n)), count: 0 };
-      for (let t = 0; t < 2; t++) {
-        optimizerKernel(name, memory, 'f32')(W, g, s, defaultHyper(name));
-        REFERENCE32[name](WJs, g.slice(), sJs, defaultHyper(name));
-      }
-      expect(firstBitDifference(W, WJs), name).toBe(-1);
-      for (const [i, a] of s.arrays.entries()) expect(firstBitDifference(a, sJs.arrays[i]), name).toBe(-1);
-    }
-  });
+  it('carry NaN and ±Infinity as the float32 loops do', () =>
+    specialValuesAgree(
+      memory,
+      'f32',
+      [NaN, Infinity, -Infinity, 0, -0, 3e38, -3e38, 1e-45, 1],
+      (name) => REFERENCE32[name],
+    ));
 
   it('take arrays of their precision only, naming the one that is not', () => {
     heap.reset();
