@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEFAULT_MAX_RUNS, configWarnings, loadConfig } from './config/load.js';
-import { EXIT, UsageError, exitCode, oneLine } from './errors.js';
+import { EXIT, UsageError, exitCode, oneLine, usageFailure } from './errors.js';
 import type { Executor } from './executor.js';
 import {
   DEFAULT_WORKER_MEMORY_MB,
@@ -182,17 +182,7 @@ function parseArgs(argv: string[]): Args {
     .alias('help', 'h')
     .version(false)
     .wrap(Math.min(100, process.stderr.columns ?? 100))
-    .fail((message, error) => {
-      // yargs's own parse errors (an option without its value) are bad input too.
-      if (error && error.name !== 'YError') throw error;
-      if (error) {
-        const option = /^Not enough arguments following: (\S+)$/.exec(error.message)?.[1];
-        throw new UsageError(option ? `--${option} needs a value` : error.message);
-      }
-      if (message.startsWith('Not enough non-option arguments'))
-        throw new UsageError('no config given: npm run sweep <config.json> (see --help)');
-      throw new UsageError(message);
-    })
+    .fail(usageFailure('no config given: npm run sweep <config.json> (see --help)'))
     .parseSync() as unknown as Args;
 }
 

@@ -106,3 +106,20 @@ function editDistance(a: string, b: string): number {
   }
   return prev[b.length];
 }
+
+/**
+ * A yargs `.fail` handler for a command line: its messages and its own parse errors
+ * (an option without its value) are bad input, one line; `missing` is the line for a
+ * missing positional argument. Any other error goes on as it is.
+ */
+export function usageFailure(missing?: string): (message: string, error: Error | undefined) => never {
+  return (message, error) => {
+    if (error && error.name !== 'YError') throw error;
+    if (error) {
+      const option = /^Not enough arguments following: (\S+)$/.exec(error.message)?.[1];
+      throw new UsageError(option ? `--${option} needs a value` : error.message);
+    }
+    if (missing && message.startsWith('Not enough non-option arguments')) throw new UsageError(missing);
+    throw new UsageError(message);
+  };
+}

@@ -10,7 +10,7 @@
 import { availableParallelism } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { UsageError } from './errors.js';
+import { UsageError, usageFailure } from './errors.js';
 import { DEFAULT_LOCK_MS, RedisWorker } from './executors/bullmq-worker.js';
 import { DEFAULT_WORKER_MEMORY_MB } from './executors/index.js';
 
@@ -54,10 +54,7 @@ function parseArgs(argv: string[]): Args {
     .help()
     .alias('help', 'h')
     .version(false)
-    .fail((message, error) => {
-      if (error) throw error;
-      throw new UsageError(message);
-    })
+    .fail(usageFailure())
     .parseSync() as unknown as Args;
 }
 

@@ -7,7 +7,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { UsageError, exitCode } from '../errors.js';
+import { exitCode, usageFailure } from '../errors.js';
 import { writeReport } from './write.js';
 
 interface Args {
@@ -34,12 +34,7 @@ async function main(argv: string[]): Promise<number> {
     .help()
     .alias('help', 'h')
     .version(false)
-    .fail((message, error) => {
-      if (error) throw error;
-      if (message.startsWith('Not enough non-option arguments'))
-        throw new UsageError('no CSV given: npm run report -- results/<name>.csv (see --help)');
-      throw new UsageError(message);
-    })
+    .fail(usageFailure('no CSV given: npm run report -- results/<name>.csv (see --help)'))
     .parseSync() as unknown as Args;
   const w = await writeReport(args.csv, { out: args.out });
   const partial = w.complete ? '' : ` (partial: ${w.runs} of ${w.total} runs)`;
