@@ -193,7 +193,7 @@ export async function redisBench(say: Say, dir: string): Promise<void> {
     say(`\n### Redis: a fleet of ${FLEET} worker processes, one SIGKILLed every ${KILL_EVERY_MS / 1000} s\n`);
     say(
       `${fleetPlan.total} runs (quadratic, 50,000 parameters, 200 steps; 2 runs a batch), lock ${FLEET_LOCK_MS / 1000} s: ` +
-        `${kills} workers killed (each replaced), sweep done in ${fleetSeconds.toFixed(1)} s (local pool, 2 threads: ${localSeconds.toFixed(1)} s). ` +
+        `${kills} worker${kills === 1 ? '' : 's'} killed (each replaced), sweep done in ${fleetSeconds.toFixed(1)} s (local pool, 2 threads: ${localSeconds.toFixed(1)} s). ` +
         `Rows: ${ids.length}, distinct run ids: ${new Set(ids).size}; the same CSV as the local pool (duration_ms aside): **${fleetSame ? 'yes' : 'NO'}**. ` +
         `Keys left in Redis: ${redis.keys().length} (BullMQ's stalled-check marker expires within a lock duration).`,
     );
