@@ -450,11 +450,8 @@ function curveBands(
   const points: BandPoint[] = [];
   const series: CurveBands['series'][number][] = [];
   const missing: string[] = [];
-  for (const opt of plan.optimizers) {
-    const row = best.get(opt.name);
-    if (!row) continue;
+  for (const { opt, row, runs } of bestSeedCurves(plan, best, byId, curves)) {
     const key = `${DISPLAY[opt.name]} ${settings(plan, row)}`.trim();
-    const runs = okCurves(plan, row, byId, curves);
     if (runs.length === 0) {
       missing.push(DISPLAY[opt.name]);
       continue;
@@ -478,20 +475,27 @@ function curveBands(
   return { points, series, log: positive.length === points.length && points.length > 0 && hi / lo >= 100, missing };
 }
 
-/** The curves of a configuration's ok seeds (those it has). */
-function okCurves(
+/** Each optimizer's best configuration (in the plan's order, those that have one)
+ * with the curves of its ok seeds, those it has (maybe none). */
+function bestSeedCurves(
   plan: Plan,
-  row: SummaryRow,
+  best: Map<OptimizerName, SummaryRow>,
   byId: Map<number, RunRecord>,
   curves: ReadonlyMap<number, Curve>,
-): Curve[] {
-  const runs: Curve[] = [];
-  for (let k = 0; k < plan.seeds.length; k++) {
-    const id = row.group * plan.seeds.length + k;
-    const c = curves.get(id);
-    if (byId.get(id)?.status === 'ok' && c) runs.push(c);
+): { opt: Plan['optimizers'][number]; row: SummaryRow; runs: Curve[] }[] {
+  const out = [];
+  for (const opt of plan.optimizers) {
+    const row = best.get(opt.name);
+    if (!row) continue;
+    const runs: Curve[] = [];
+    for (let k = 0; k < plan.seeds.length; k++) {
+      const id = row.group * plan.seeds.length + k;
+      const c = curves.get(id);
+      if (byId.get(id)?.status === 'ok' && c) runs.push(c);
+    }
+    out.push({ opt, row, runs });
   }
-  return runs;
+  return out;
 }
 
 /** Values per curve point, from any curve (all share the plan's columns). */
@@ -508,10 +512,7 @@ function smoothed(
 ): Smoothed | undefined {
   const width = curveWidth(curves);
   const points: Smoothed['points'][number][] = [];
-  for (const opt of plan.optimizers) {
-    const row = best.get(opt.name);
-    if (!row) continue;
-    const runs = okCurves(plan, row, byId, curves);
+  for (const { opt, runs } of bestSeedCurves(plan, best, byId, curves)) {
     if (runs.length === 0) continue;
     const n = Math.min(...runs.map((c) => c.step.length));
     const mean = Array.from({ length: n }, (_, p) => runs.reduce((a, c) => a + c.values[p * width], 0) / runs.length);
