@@ -33,7 +33,7 @@ import {
 
 type Say = (line: string) => void;
 
-const MNIST_REPEATS = 2;
+const MNIST_REPEATS = 3;
 const BOWL_REPEATS = 2;
 /** The fleet: worker processes, how often one is killed, their lock duration. */
 const FLEET = 8;
