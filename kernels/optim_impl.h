@@ -29,8 +29,7 @@ void SFX(sgd)(T *restrict W, const T *restrict g, size n, T lr) {
   for (; i < n; i++) W[i] = W[i] - lr * g[i];
 }
 
-void SFX(momentum)(T *restrict W, const T *restrict g, T *restrict v, size n, T lr,
-              T alpha) {
+void SFX(momentum)(T *restrict W, const T *restrict g, T *restrict v, size n, T lr, T alpha) {
   const v128_t lrv = V_SPLAT(lr), alphav = V_SPLAT(alpha);
   size i = 0;
   for (; i + STEP <= n; i += STEP) {
@@ -48,8 +47,8 @@ void SFX(momentum)(T *restrict W, const T *restrict g, T *restrict v, size n, T 
   }
 }
 
-void SFX(nesterov)(T *restrict W, const T *restrict g, T *restrict v, size n, T lr,
-              T alpha, T alphaSquared, T c) {
+void SFX(nesterov)(T *restrict W, const T *restrict g, T *restrict v, size n, T lr, T alpha,
+                   T alphaSquared, T c) {
   const v128_t lrv = V_SPLAT(lr), alphav = V_SPLAT(alpha);
   const v128_t av = V_SPLAT(alphaSquared), cv = V_SPLAT(c);
   size i = 0;
@@ -68,8 +67,7 @@ void SFX(nesterov)(T *restrict W, const T *restrict g, T *restrict v, size n, T 
   }
 }
 
-void SFX(adagrad)(T *restrict W, const T *restrict g, T *restrict h, size n, T lr,
-             T eps) {
+void SFX(adagrad)(T *restrict W, const T *restrict g, T *restrict h, size n, T lr, T eps) {
   const v128_t lrv = V_SPLAT(lr), epsv = V_SPLAT(eps);
   size i = 0;
   for (; i + STEP <= n; i += STEP) {
@@ -90,8 +88,8 @@ void SFX(adagrad)(T *restrict W, const T *restrict g, T *restrict h, size n, T l
   }
 }
 
-void SFX(rmsprop)(T *restrict W, const T *restrict g, T *restrict h, size n, T lr,
-             T rho, T oneMinusRho, T eps) {
+void SFX(rmsprop)(T *restrict W, const T *restrict g, T *restrict h, size n, T lr, T rho,
+                  T oneMinusRho, T eps) {
   const v128_t lrv = V_SPLAT(lr), epsv = V_SPLAT(eps);
   const v128_t rhov = V_SPLAT(rho), omrv = V_SPLAT(oneMinusRho);
   size i = 0;
@@ -114,8 +112,8 @@ void SFX(rmsprop)(T *restrict W, const T *restrict g, T *restrict h, size n, T l
   }
 }
 
-void SFX(adam)(T *restrict W, const T *restrict g, T *restrict m, T *restrict v, size n,
-          T lrT, T a, T b, T eps) {
+void SFX(adam)(T *restrict W, const T *restrict g, T *restrict m, T *restrict v, size n, T lrT,
+               T a, T b, T eps) {
   const v128_t lrTv = V_SPLAT(lrT), epsv = V_SPLAT(eps);
   const v128_t av = V_SPLAT(a), bv = V_SPLAT(b);
   size i = 0;
