@@ -315,6 +315,9 @@ export function reportInfo(input: ReportInput): ReportInfo {
     for (const r of records) if (Number.isFinite(r.bestLoss)) startLoss = Math.max(startLoss, r.bestLoss);
   const offScale = metric.loss && startLoss > 0 ? OFF_SCALE * startLoss : Infinity;
   const markOf = (v: number): Mark => (!Number.isFinite(v) ? 'no-ok' : v > offScale ? 'off-scale' : 'value');
+  // The loss bands and the smoothed curves both draw each best configuration's ok seeds.
+  const seeded = bestSeedCurves(plan, best, byId, curves);
+  const width = curveWidth(curves);
 
   return {
     title: input.title ?? plan.name,
@@ -325,8 +328,8 @@ export function reportInfo(input: ReportInput): ReportInfo {
     metric,
     leaderboard: leaderboard(summary),
     trajectories: trajectories(plan, best, byId, curves, curveColumns),
-    curves: curveBands(plan, best, byId, curves),
-    smoothed: plan.problem.name === 'mnist-mlp' ? smoothed(plan, best, byId, curves) : undefined,
+    curves: curveBands(plan, seeded, width),
+    smoothed: plan.problem.name === 'mnist-mlp' ? smoothed(seeded, width) : undefined,
     lr: lrLines(plan, summary, value, markOf, metric.loss),
     heatmaps: heatmaps(plan, summary, value, markOf, metric.loss),
     bestN: plan.random ? bestN(plan, summary, byId, curves, curveColumns, l.metrics) : undefined,
@@ -440,17 +443,12 @@ function domainOf(start: [number, number], optimum: [number, number], panels: re
   return { x: [x0 - padX, x1 + padX], y: [y0 - padY, y1 + padY] };
 }
 
-function curveBands(
-  plan: Plan,
-  best: Map<OptimizerName, SummaryRow>,
-  byId: Map<number, RunRecord>,
-  curves: ReadonlyMap<number, Curve>,
-): CurveBands | undefined {
-  const width = curveWidth(curves);
+/** `width`: values per curve point (`curveWidth`). */
+function curveBands(plan: Plan, seeded: readonly SeedCurves[], width: number): CurveBands | undefined {
   const points: BandPoint[] = [];
   const series: CurveBands['series'][number][] = [];
   const missing: string[] = [];
-  for (const { opt, row, runs } of bestSeedCurves(plan, best, byId, curves)) {
+  for (const { opt, row, runs } of seeded) {
     const key = `${DISPLAY[opt.name]} ${settings(plan, row)}`.trim();
     if (runs.length === 0) {
       missing.push(DISPLAY[opt.name]);
@@ -475,15 +473,22 @@ function curveBands(
   return { points, series, log: positive.length === points.length && points.length > 0 && hi / lo >= 100, missing };
 }
 
+/** An optimizer's best configuration and the curves of its ok seeds (maybe none). */
+interface SeedCurves {
+  readonly opt: Plan['optimizers'][number];
+  readonly row: SummaryRow;
+  readonly runs: Curve[];
+}
+
 /** Each optimizer's best configuration (in the plan's order, those that have one)
- * with the curves of its ok seeds, those it has (maybe none). */
+ * with the curves of its ok seeds, those it has. */
 function bestSeedCurves(
   plan: Plan,
   best: Map<OptimizerName, SummaryRow>,
   byId: Map<number, RunRecord>,
   curves: ReadonlyMap<number, Curve>,
-): { opt: Plan['optimizers'][number]; row: SummaryRow; runs: Curve[] }[] {
-  const out = [];
+): SeedCurves[] {
+  const out: SeedCurves[] = [];
   for (const opt of plan.optimizers) {
     const row = best.get(opt.name);
     if (!row) continue;
@@ -504,15 +509,9 @@ function curveWidth(curves: ReadonlyMap<number, Curve>): number {
   return 1;
 }
 
-function smoothed(
-  plan: Plan,
-  best: Map<OptimizerName, SummaryRow>,
-  byId: Map<number, RunRecord>,
-  curves: ReadonlyMap<number, Curve>,
-): Smoothed | undefined {
-  const width = curveWidth(curves);
+function smoothed(seeded: readonly SeedCurves[], width: number): Smoothed | undefined {
   const points: Smoothed['points'][number][] = [];
-  for (const { opt, runs } of bestSeedCurves(plan, best, byId, curves)) {
+  for (const { opt, runs } of seeded) {
     if (runs.length === 0) continue;
     const n = Math.min(...runs.map((c) => c.step.length));
     const mean = Array.from({ length: n }, (_, p) => runs.reduce((a, c) => a + c.values[p * width], 0) / runs.length);
