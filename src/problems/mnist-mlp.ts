@@ -34,6 +34,7 @@
  */
 import { loadMnist, IMAGE_SIZE, CLASSES, TRAIN_SAMPLES, type MnistData } from './mnist/data.js';
 import { Mlp, defaultProducts, layout, networkBytes, type Activation, type Shape } from './mnist/network.js';
+import type { Precision } from '../kernels/index.js';
 import type { Params } from '../optimizers/index.js';
 import { streamState } from '../rng.js';
 import { OptionError, type Problem, type ProblemContext, type ProblemDef, type Span } from './types.js';
@@ -79,6 +80,10 @@ export const MNIST_MLP_DEFAULTS: Readonly<MnistMlpOptions> = {
 /** Rows per forward pass when `finish` evaluates a whole split. */
 const EVAL_ROWS = 256;
 
+/** The kernels' precision of these options: the network's, and its run's parameters'. */
+const kernelPrecision = (options: Pick<MnistMlpOptions, 'precision'>): Precision =>
+  options.precision === 'float32' ? 'f32' : 'f64';
+
 /** The network's shape for these options: what its scratch is sized by. */
 export function networkShape(
   options: Pick<MnistMlpOptions, 'hidden' | 'batch_size' | 'activation' | 'batch_norm' | 'dropout' | 'precision'>,
@@ -92,7 +97,7 @@ export function networkShape(
     products: defaultProducts(sizes.length - 1, options.activation, batchNorm),
     batchNorm,
     dropout: options.dropout ?? 0,
-    precision: options.precision === 'float32' ? 'f32' : 'f64',
+    precision: kernelPrecision(options),
   };
 }
 
@@ -332,7 +337,7 @@ export const mnistMlp: ProblemDef<MnistMlpOptions, MnistData> = {
     };
   },
   dim: (options) => layout(layerSizes(options), options.batch_norm).dim,
-  precision: (options) => (options.precision === 'float32' ? 'f32' : 'f64'),
+  precision: kernelPrecision,
   scratchBytes: (options) => networkBytes(networkShape(options)),
   metrics: (options) => ['train_loss', 'train_acc', options.validation > 0 ? 'val_acc' : 'test_acc'],
   // The book ranks by held-out accuracy (experiment C: the final validation accuracy).
