@@ -27,12 +27,15 @@ export class Tally implements Consumer {
   private readonly metric: number;
   /** Ranked by `sign·score`, lowest first: sign −1 turns "higher is better" around. */
   private readonly sign: number;
+  /** The ranking column's name. */
+  private readonly column: string;
   private readonly byName = new Map<OptimizerName, OptimizerSummary & { bestId: number; bestScore: number }>();
 
   constructor(private readonly plan: Plan) {
     const columns = columnsOf(plan);
     this.metric = rankMetric(columns);
     this.sign = columns.rank.higher ? -1 : 1;
+    this.column = columns.rank.column;
     for (const o of plan.optimizers)
       this.byName.set(o.name, {
         optimizer: o.name,
@@ -78,7 +81,7 @@ export class Tally implements Consumer {
     for (const s of this.byName.values()) if (s.bestId >= 0 && (!best || s.bestScore < best.bestScore)) best = s;
     return (
       best && {
-        column: columnsOf(this.plan).rank.column,
+        column: this.column,
         value: this.sign * best.bestScore,
         optimizer: best.optimizer,
         runId: best.bestId,
