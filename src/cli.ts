@@ -485,7 +485,8 @@ async function sweep(
           // A terminal's line shows the runs as last asked (4 times a second); a plain
           // line, far apart, waits for the answer.
           const asked = executor.progress().then((p) => ((live = p.runs), (workers = p.workers)));
-          if (terminal) process.stderr.write(`\r\x1b[K${progress()}`);
+          // Cut to the terminal's width: a line that wraps is not redrawn in place.
+          if (terminal) process.stderr.write(`\r\x1b[K${progress().slice(0, (process.stderr.columns || 80) - 1)}`);
           else void asked.then(() => ticking && process.stderr.write(`sweep: ${progress()}\n`));
         },
         terminal ? PROGRESS_MS : args.progressEvery * 1000,
